@@ -1,0 +1,1 @@
+"""Registered plugins; see the submodules."""
