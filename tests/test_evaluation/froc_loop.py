@@ -1,0 +1,69 @@
+"""A literal, per-detection implementation of the DeepLesion FROC protocol, written from its text.
+
+Kept deliberately naive (Python loops, no vectorisation) as the yardstick the fast implementation in
+``mmdet3dctx.evaluation.froc`` is tested and benchmarked against.
+"""
+
+
+def overlap(det, gt, criterion='iou', plus_one=True):
+    """Overlap of two boxes ``x1, y1, x2, y2`` (IoU or intersection over the detected box)."""
+    one = 1. if plus_one else 0.
+    iw = max(min(gt[2], det[2]) - max(gt[0], det[0]) + one, 0.)
+    ih = max(min(gt[3], det[3]) - max(gt[1], det[1]) + one, 0.)
+    inters = iw * ih
+    det_area = (det[2] - det[0] + one) * (det[3] - det[1] + one)
+    if criterion == 'iobb':
+        denom = det_area
+    else:
+        denom = det_area + (gt[2] - gt[0] + one) * (gt[3] - gt[1] + one) - inters
+    return inters / denom if denom > 0 else 0.
+
+
+def froc_curve_loop(dets, gts, iou_thr=0.5, criterion='iou', plus_one=True, lesion_mask=None):
+    """Walk the ranked detections one by one and record (sensitivity, FPs per image) after each."""
+    ranked = []
+    for img, image_dets in enumerate(dets):
+        for det in image_dets:
+            ranked.append((float(det[4]), len(ranked), img, [float(v) for v in det[:4]]))
+    # Highest score first; ties: the later detection in input order first.
+    ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    hit = [[False] * len(g) for g in gts]
+    counted = [[True] * len(g) for g in gts] if lesion_mask is None else [list(m) for m in lesion_mask]
+    num_counted = sum(sum(c) for c in counted)
+    num_hits = 0
+    num_fps = 0
+    sens, fp_per_image = [], []
+    for _, _, img, box in ranked:
+        ovs = [overlap(box, [float(v) for v in g], criterion, plus_one) for g in gts[img]]
+        if len(ovs) == 0 or max(ovs) < iou_thr:
+            num_fps += 1
+        else:
+            for j, ov in enumerate(ovs):
+                if ov >= iou_thr and not hit[img][j]:
+                    hit[img][j] = True
+                    if counted[img][j]:
+                        num_hits += 1
+        sens.append(num_hits / num_counted)
+        fp_per_image.append(num_fps / len(dets))
+    return sens, fp_per_image
+
+
+def interp_loop(sens, fp_per_image, fp_levels):
+    """Sensitivity at each level: linear between the last point with FP <= f and the next; flat outside."""
+    out = []
+    for f in fp_levels:
+        f = float(f)
+        if len(sens) == 0:
+            out.append(0.)
+        elif f >= fp_per_image[-1]:
+            out.append(sens[-1])
+        elif f < fp_per_image[0]:
+            out.append(sens[0])
+        else:
+            j = max(i for i in range(len(sens)) if fp_per_image[i] <= f)
+            if fp_per_image[j] == f:
+                out.append(sens[j])
+            else:
+                slope = (sens[j + 1] - sens[j]) / (fp_per_image[j + 1] - fp_per_image[j])
+                out.append(slope * (f - fp_per_image[j]) + sens[j])
+    return out
