@@ -122,18 +122,17 @@ def _flatten_mask(lesion_mask, num_lesions_per_image: np.ndarray) -> np.ndarray:
 
 def _stack(arrays: ArrayList, width: int, what: str) -> Tuple[np.ndarray, np.ndarray]:
     """Concatenate per-image ``(N_i, width)`` arrays; empty arrays of any shape count as ``(0, width)``."""
-    parts, counts = [], np.zeros(len(arrays), dtype=np.int64)
+    arrays = [np.asarray(a) for a in arrays]
     for i, a in enumerate(arrays):
-        a = np.asarray(a, dtype=np.float64)
-        if a.size == 0:
-            continue
-        if a.ndim != 2 or a.shape[1] != width:
+        if a.size and (a.ndim != 2 or a.shape[1] != width):
             raise ValueError(f'{what}[{i}] must be an (N, {width}) array, got shape {a.shape}')
-        if not np.isfinite(a).all():
-            raise ValueError(f'{what}[{i}] contains NaN or infinite values')
-        parts.append(a)
-        counts[i] = a.shape[0]
-    stacked = np.concatenate(parts) if parts else np.zeros((0, width))
+    counts = np.array([a.shape[0] if a.size else 0 for a in arrays], dtype=np.int64)
+    parts = [a for a in arrays if a.size]
+    stacked = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, width))
+    bad = ~np.isfinite(stacked).all(axis=1)
+    if bad.any():
+        image = int(np.searchsorted(np.cumsum(counts), np.flatnonzero(bad)[0], side='right'))
+        raise ValueError(f'{what}[{image}] contains NaN or infinite values')
     return stacked, counts
 
 
@@ -205,15 +204,14 @@ def match_detections(dets: ArrayList, gts: ArrayList, iou_thr: float = 0.5, crit
     pair_offset = np.arange(pair_det.shape[0]) - np.repeat(np.cumsum(pairs_per_det) - pairs_per_det,
                                                            pairs_per_det)
     pair_gt = gt_start[det_img][pair_det] + pair_offset
-    overlaps = box_overlaps(det_box[pair_det], gt_all[pair_gt], criterion, plus_one)
+    overlaps = box_overlaps(np.repeat(det_box, pairs_per_det, axis=0), gt_all[pair_gt], criterion, plus_one)
     good = overlaps >= iou_thr
 
     # FP <=> no lesion in the image or best overlap below the threshold <=> no good pair.
     is_fp = np.bincount(pair_det[good], minlength=num_dets) == 0
     # A lesion is hit by the first-ranked detection of its good pairs.
     first_hit = np.full(gt_all.shape[0], num_dets, dtype=np.int64)
-    hit_gt, first_pair = np.unique(pair_gt[good], return_index=True)
-    first_hit[hit_gt] = pair_det[good][first_pair]
+    np.minimum.at(first_hit, pair_gt[good], pair_det[good])
     return FROCMatch(is_fp, first_hit, num_images, n_det, n_gt, order)
 
 
