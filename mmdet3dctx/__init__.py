@@ -3,11 +3,15 @@
 ``import mmdet3dctx`` registers every plugin (models, datasets, transforms, metrics) in MMDetection's
 registries. ``mmdet3dctx.ops`` is pure PyTorch and stays importable where MMDetection is not installed.
 """
-import importlib.util
-
 from .version import __version__
 
-HAS_MMDET = importlib.util.find_spec('mmdet') is not None
+try:
+    import mmdet  # noqa: F401
+    HAS_MMDET = True
+except ModuleNotFoundError as e:  # only a missing MMDetection is tolerated, not a broken install
+    if e.name != 'mmdet':
+        raise
+    HAS_MMDET = False
 
 if HAS_MMDET:
     from . import datasets, evaluation, models  # noqa: F401  (registers the plugins)

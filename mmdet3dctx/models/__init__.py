@@ -1,1 +1,2 @@
-"""Registered plugins; see the submodules."""
+"""Registered models: 3D-context operators, backbones, necks, detectors, data preprocessors."""
+from . import layers  # noqa: F401

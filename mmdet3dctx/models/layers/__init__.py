@@ -1,0 +1,1 @@
+from .context_convs import *  # noqa: F401,F403

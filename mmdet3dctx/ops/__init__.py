@@ -1,0 +1,23 @@
+"""3D-context operators on ``(N, C, D, H, W)`` that keep 2D kernels (pure PyTorch; no MMDetection needed).
+
+Every operator follows ``nn.Conv2d``'s constructor and holds its main kernel as a 2D ``weight`` so 2D
+checkpoints load unchanged (``I3DConv`` inflates a 2D ``weight`` on load).
+"""
+from .a3d import A3DConv, a3d_fuse
+from .acs import ACSConv, SoftACSConv, acs_conv3d, default_acs_split, view_conv3d
+from .align_shift import AlignShiftConv, align_shift, bind_thickness
+from .base import ContextConv2dBase
+from .builder import CONTEXT_CONVS, build_context_conv, get_context_conv_class
+from .converter import InPlaneUpsample, convert_2d_to_3d
+from .i3d import I3DConv
+from .no_fusion import NoFusionConv
+from .p3d import P3DConv
+from .shift import TSMConv, slice_shift
+from .weight_utils import inflate_2d_weight, inflate_state_dict, rgb_to_grey
+
+__all__ = [
+    'ContextConv2dBase', 'NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv',
+    'AlignShiftConv', 'a3d_fuse', 'acs_conv3d', 'view_conv3d', 'default_acs_split', 'slice_shift', 'align_shift',
+    'bind_thickness', 'convert_2d_to_3d', 'InPlaneUpsample', 'CONTEXT_CONVS', 'build_context_conv',
+    'get_context_conv_class', 'inflate_2d_weight', 'rgb_to_grey', 'inflate_state_dict'
+]

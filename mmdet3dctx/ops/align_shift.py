@@ -1,0 +1,111 @@
+"""AlignShift: a slice shift whose amount adapts to the slice thickness of each sample."""
+import contextlib
+from typing import Iterator, Optional
+
+import torch
+import torch.nn as nn
+
+from ._utils import check_5d
+from .base import ContextConv2dBase
+
+
+def align_shift(x: torch.Tensor, ratio: torch.Tensor, fold: int) -> torch.Tensor:
+    """Thickness-adaptive shift: shifted channels become ``(1 − r)·x[d] + r·x[d ± 1]``.
+
+    Channels ``[0, fold)`` mix in slice ``d + 1``, ``[fold, 2·fold)`` slice ``d − 1`` (zeros past the ends),
+    the rest are kept. With ``r = 1`` this is :func:`slice_shift`; with ``r = 0`` the identity.
+
+    Args:
+        x (Tensor): ``(N, C, D, H, W)``.
+        ratio (Tensor): ``r``, ``(N,)`` in [0, 1].
+        fold (int): channels shifted each way.
+    """
+    r = ratio.to(x.dtype).view(-1, 1, 1, 1, 1)
+    up, down = x[:, :fold], x[:, fold:2 * fold]
+    up_next = torch.cat([up[:, :, 1:], torch.zeros_like(up[:, :, :1])], dim=2)
+    down_prev = torch.cat([torch.zeros_like(down[:, :, :1]), down[:, :, :-1]], dim=2)
+    # (1 - r) * x + r * x_shifted, written so that r = 1 reproduces the plain shift bit for bit
+    return torch.cat([(1 - r) * up + r * up_next, (1 - r) * down + r * down_prev, x[:, 2 * fold:]], dim=1)
+
+
+class AlignShiftConv(ContextConv2dBase):
+    """AlignShift convolution (Yang et al., "AlignShift: Bridging the Gap of Imaging Thickness in 3D
+    Anisotropic Volumes", MICCAI 2020).
+
+    With slice interval ``t`` (mm) per sample, ``r = clamp(ref_thickness / t, 0, 1)`` and the shifted channels
+    become ``(1 − r)·x[d] + r·x[d ± 1]``: slices of ``ref_thickness`` or thinner shift fully (exactly
+    :class:`TSMConv`), thicker ones, whose neighbours lie further away, shift less; then the per-slice 2D
+    convolution.
+
+    ``forward(x, thickness)`` takes ``thickness`` as an ``(N,)`` tensor (or a float for the whole batch). A
+    model built by a converter, whose forward cannot pass it, uses :func:`bind_thickness` around its call.
+
+    Args:
+        ref_thickness (float): the reference slice interval in mm. Default: 2.0.
+        shift_div (int): 1/shift_div of the channels move each way. Default: 8.
+        Other args as ``nn.Conv2d``.
+
+    Example:
+        >>> conv = AlignShiftConv(16, 8, 3, padding=1)
+        >>> conv(torch.rand(2, 16, 5, 32, 32), torch.tensor([1.0, 5.0])).shape
+        torch.Size([2, 8, 5, 32, 32])
+    """
+    needs_thickness = True
+
+    def __init__(self, *args, ref_thickness: float = 2.0, shift_div: int = 8, **kwargs) -> None:
+        if shift_div < 2:
+            raise ValueError(f'shift_div must be >= 2, got {shift_div}')
+        if ref_thickness <= 0:
+            raise ValueError(f'ref_thickness must be positive, got {ref_thickness}')
+        self.ref_thickness = float(ref_thickness)
+        self.shift_div = shift_div
+        super().__init__(*args, **kwargs)
+        self._bound_thickness: Optional[torch.Tensor] = None
+
+    @property
+    def fold(self) -> int:
+        return self.in_channels // self.shift_div
+
+    def shift_ratio(self, thickness: torch.Tensor) -> torch.Tensor:
+        """``r = clamp(ref_thickness / t, 0, 1)``; a NaN or non-positive ``t`` is an error."""
+        if torch.isnan(thickness).any() or (thickness <= 0).any():
+            raise ValueError(f'AlignShiftConv needs positive slice thicknesses, got {thickness.tolist()}')
+        return (self.ref_thickness / thickness).clamp(0, 1)
+
+    def forward(self, x: torch.Tensor, thickness=None) -> torch.Tensor:
+        """``(N, C_in, D, H, W)``, ``thickness`` ``(N,)`` in mm ``-> (N, C_out, D, H', W')``."""
+        check_5d(self, x)
+        if thickness is None:
+            thickness = self._bound_thickness
+        if thickness is None:
+            raise ValueError('AlignShiftConv.forward needs `thickness`, the slice interval in mm of each sample '
+                             '(an (N,) tensor); pass it, or wrap the call in bind_thickness(model, thickness)')
+        thickness = torch.as_tensor(thickness, dtype=torch.float32, device=x.device).reshape(-1)
+        if thickness.numel() == 1:
+            thickness = thickness.expand(x.shape[0])
+        if thickness.numel() != x.shape[0]:
+            raise ValueError(f'AlignShiftConv got {thickness.numel()} thicknesses for a batch of {x.shape[0]}')
+        return self.slice_conv(align_shift(x, self.shift_ratio(thickness), self.fold))
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f', ref_thickness={self.ref_thickness}, shift_div={self.shift_div}'
+
+
+@contextlib.contextmanager
+def bind_thickness(model: nn.Module, thickness) -> Iterator[nn.Module]:
+    """Within the block, every operator of ``model`` that needs the slice thickness (``needs_thickness``)
+    uses ``thickness`` when its ``forward`` is called without one. Scoped to the block; nothing global.
+
+    Example:
+        >>> with bind_thickness(backbone, data_thickness):
+        ...     feats = backbone(x)
+    """
+    mods = [m for m in model.modules() if getattr(m, 'needs_thickness', False)]
+    previous = [m._bound_thickness for m in mods]
+    for m in mods:
+        m._bound_thickness = thickness
+    try:
+        yield model
+    finally:
+        for m, p in zip(mods, previous):
+            m._bound_thickness = p
