@@ -9,11 +9,12 @@ import torch.nn.functional as F
 from .base import ContextConv2dBase
 from .builder import build_context_conv, get_context_conv_class
 from .i3d import I3DConv
+from .slice_group_norm import SliceGroupNorm
 
 # Leaf modules that act element-wise or on the channel axis only: valid on (N, C, D, H, W) as they are.
 _DIM_AGNOSTIC = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
                  nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.Identity,
-                 nn.Dropout, nn.AlphaDropout, nn.GroupNorm, nn.SyncBatchNorm, nn.Linear, nn.Flatten,
+                 nn.Dropout, nn.AlphaDropout, nn.SyncBatchNorm, nn.Linear, nn.Flatten,
                  nn.Softmax, nn.Hardtanh)
 
 
@@ -114,6 +115,12 @@ def _convert_module(name: str, m: nn.Module, cfg: dict, keep_depth: bool) -> Opt
         return _convert_conv(name, m, cfg, keep_depth)
     if type(m) is nn.BatchNorm2d:
         return _convert_bn(m)
+    if type(m) is nn.GroupNorm:
+        if not keep_depth:  # statistics over the whole volume
+            return None
+        new = SliceGroupNorm(m.num_groups, m.num_channels, m.eps, m.affine)
+        new.load_state_dict(m.state_dict())
+        return new.to(m.weight.device) if m.affine else new
     if type(m) is nn.InstanceNorm2d:
         new = nn.InstanceNorm3d(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
         new.load_state_dict(m.state_dict())
@@ -164,8 +171,10 @@ def convert_2d_to_3d(model: nn.Module,
     ``Conv2d`` becomes the chosen 3D-context operator with the 2D weights (inflated for ``I3DConv``),
     ``BatchNorm2d``/``InstanceNorm2d`` their 3D forms with parameters and running statistics,
     ``MaxPool2d``/``AvgPool2d``/adaptive pools/``Upsample``/``Dropout2d`` their 3D forms, acting in-plane
-    only when ``keep_depth`` (else also over D, with the in-plane sizes). ``GroupNorm``, activations, dropout,
-    ``Linear`` and containers are kept. A leaf layer it does not know that holds parameters or buffers, or a
+    only when ``keep_depth`` (else also over D, with the in-plane sizes). ``GroupNorm`` keeps its parameters;
+    with ``keep_depth`` it becomes :class:`SliceGroupNorm` (statistics per slice, as the 2D model had them),
+    otherwise it stays ``nn.GroupNorm`` (statistics over the volume). Activations, dropout, ``Linear`` and
+    containers are kept. A leaf layer it does not know that holds parameters or buffers, or a
     2D layer it cannot map, raises ``TypeError`` naming the layer. With ``NoFusionConv`` the converted model
     equals the 2D model applied slice by slice.
 
