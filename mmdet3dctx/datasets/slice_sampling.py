@@ -1,0 +1,163 @@
+"""Where the input slices of a key slice come from, and how decoded slices are read and cached.
+
+Plain NumPy/OpenCV, used by :class:`~mmdet3dctx.datasets.transforms.LoadDeepLesionSlices`.
+"""
+import math
+import os.path as osp
+from collections import OrderedDict
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+#: DeepLesion PNGs store HU + 32768 as uint16.
+HU_OFFSET = 32768
+
+
+def slice_offsets(num_slices: int) -> np.ndarray:
+    """Offsets ``-(n-1)/2 .. (n-1)/2`` of ``num_slices`` slices around the key slice (n odd)."""
+    if num_slices < 1 or num_slices % 2 != 1:
+        raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
+    half = num_slices // 2
+    return np.arange(-half, half + 1)
+
+
+def slice_positions(key: int, num_slices: int, slice_interval: Optional[float], interval: float,
+                    slice_range: Tuple[int, int]) -> np.ndarray:
+    """Fractional slice indices of the input slices, clamped to the available range.
+
+    Slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) sits at ``key + k * slice_interval / interval``: the inputs are
+    ``slice_interval`` mm apart whatever the series' interval. A position beyond ``slice_range`` takes the
+    nearest end. A NaN or non-positive ``interval`` repeats the key slice.
+
+    Args:
+        key (int): Key slice index.
+        num_slices (int): Odd number of input slices.
+        slice_interval (float | None): Wanted spacing of the inputs (mm); None takes the adjacent slices
+            (``key + k``) without normalisation.
+        interval (float): The series' slice interval (mm).
+        slice_range (tuple[int]): First and last available slice index.
+
+    Returns:
+        np.ndarray: float64 ``(num_slices,)`` positions, the key slice in the middle.
+    """
+    offsets = slice_offsets(num_slices).astype(np.float64)
+    if slice_interval is None:
+        pos = key + offsets
+    elif interval is None or not math.isfinite(interval) or interval <= 0:
+        pos = np.full(num_slices, float(key))
+    else:
+        pos = key + offsets * (float(slice_interval) / float(interval))
+    first, last = slice_range
+    first, last = min(first, key), max(last, key)
+    return np.clip(pos, first, last)
+
+
+def interpolation_plan(positions: Sequence[float], eps: float = 1e-6) -> List[Tuple[int, int, float]]:
+    """Linear interpolation of each fractional position between its two neighbouring slices.
+
+    Each position ``p`` gets its own weights: ``(i0, i1, w)`` with ``i0 = floor(p)``, ``i1 = i0 + 1``,
+    ``w = p - i0``, so the slice is ``(1 - w) * S[i0] + w * S[i1]``. An integer position gives
+    ``(i, i, 0.0)``.
+
+    Args:
+        positions (Sequence[float]): Fractional slice indices.
+        eps (float): Positions closer than this to an integer are that integer.
+
+    Returns:
+        list[tuple[int, int, float]]
+    """
+    plan = []
+    for p in positions:
+        r = round(p)
+        if abs(p - r) < eps:
+            plan.append((int(r), int(r), 0.0))
+        else:
+            i0 = int(math.floor(p))
+            plan.append((i0, i0 + 1, float(p - i0)))
+    return plan
+
+
+def decode_hu_png(data: bytes, path: str = '<bytes>') -> np.ndarray:
+    """Decode a DeepLesion uint16 PNG to HU (``value - 32768``) as int16 ``(H, W)``.
+
+    Args:
+        data (bytes): PNG file content.
+        path (str): Name used in error messages.
+    """
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ValueError(f'{path}: cannot decode as PNG')
+    if img.dtype != np.uint16 or img.ndim != 2:
+        raise ValueError(f'{path}: expected a single-channel 16-bit PNG (HU + 32768), got {img.dtype} '
+                         f'with shape {img.shape}')
+    # value - 32768 in int16 is the value with its top bit flipped, reinterpreted: exact and copy-once.
+    return (img ^ np.uint16(0x8000)).view(np.int16)
+
+
+def window_hu(hu: np.ndarray, window: Tuple[float, float], out_range: Tuple[float, float],
+              out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Map HU linearly from ``window`` to ``out_range`` with clipping, as float32.
+
+    ``v = out_lo + (hu - win_lo) * (out_hi - out_lo) / (win_hi - win_lo)``, clipped to ``out_range``.
+    """
+    lo, hi = float(window[0]), float(window[1])
+    olo, ohi = float(out_range[0]), float(out_range[1])
+    if hi <= lo:
+        raise ValueError(f'window must be (low, high) with low < high, got {window}')
+    scale = np.float32((ohi - olo) / (hi - lo))
+    res = np.multiply(hu, scale, out=out, dtype=np.float32)
+    res += np.float32(olo - lo * float(scale))
+    np.clip(res, min(olo, ohi), max(olo, ohi), out=res)
+    return res
+
+
+class SliceCache:
+    """Least-recently-used cache of decoded slices, with hit and miss counters.
+
+    Args:
+        maxsize (int): Number of slices kept; 0 disables caching.
+    """
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = int(maxsize)
+        self._data: 'OrderedDict[str, np.ndarray]' = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, path: str, load: Callable[[str], np.ndarray]) -> np.ndarray:
+        """The slice at ``path``, decoded by ``load(path)`` on a miss."""
+        arr = self._data.get(path)
+        if arr is not None:
+            self.hits += 1
+            self._data.move_to_end(path)
+            return arr
+        self.misses += 1
+        arr = load(path)
+        if self.maxsize > 0:
+            self._data[path] = arr
+            if len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return arr
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over requests (NaN before any request)."""
+        total = self.hits + self.misses
+        return self.hits / total if total else math.nan
+
+    def clear(self) -> None:
+        """Drop every slice and reset the counters."""
+        self._data.clear()
+        self.hits = self.misses = 0
+
+
+def neighbour_path(key_path: str, index: int) -> str:
+    """Path of slice ``index`` in the series folder of ``key_path`` (``<folder>/<index:03d>.png``)."""
+    return osp.join(osp.dirname(key_path), f'{index:03d}.png')
