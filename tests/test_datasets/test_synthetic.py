@@ -1,0 +1,131 @@
+import hashlib
+import math
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+
+from mmdet3dctx.datasets.dl_info import DL_INFO_COLUMNS, load_key_slices, read_dl_info, split_counts
+from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion, paint_ellipse, synthesize_patient
+
+
+@pytest.fixture(scope='module')
+def tree(tmp_path_factory):
+    return make_synthetic_deeplesion(str(tmp_path_factory.mktemp('syn')), num_patients=12, seed=3, image_size=128)
+
+
+def _digest(root):
+    h = hashlib.sha1()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            h.update(osp.relpath(osp.join(dirpath, name), root).encode())
+            with open(osp.join(dirpath, name), 'rb') as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def test_deterministic_for_a_seed(tree, tmp_path):
+    again = make_synthetic_deeplesion(str(tmp_path / 'a'), num_patients=12, seed=3, image_size=128)
+    assert _digest(again) == _digest(tree)
+    other = make_synthetic_deeplesion(str(tmp_path / 'b'), num_patients=12, seed=4, image_size=128)
+    assert _digest(other) != _digest(tree)
+
+
+def test_never_overwrites(tree):
+    with pytest.raises(FileExistsError, match='DL_info.csv exists'):
+        make_synthetic_deeplesion(tree, num_patients=2, seed=0, image_size=128)
+
+
+def test_exact_deeplesion_format(tree):
+    with open(osp.join(tree, 'DL_info.csv')) as f:
+        header = f.readline().strip().split(',')
+    assert tuple(header) == DL_INFO_COLUMNS
+    rows = read_dl_info(osp.join(tree, 'DL_info.csv'))  # validates every row
+    assert len({r['Patient_index'] for r in rows}) == 12
+    intervals = {r['Spacing_mm_px_'][2] for r in rows}
+    assert min(intervals) >= 0.6 and max(intervals) <= 5.0 and len(intervals) >= 3
+    assert any(r['Possibly_noisy'] for r in rows)
+    # Lesion types only on val/test, as in DeepLesion.
+    assert all((r['Coarse_lesion_type'] == -1) == (r['Train_Val_Test'] == 1) for r in rows)
+    for r in rows:
+        png = cv2.imread(osp.join(tree, 'Images_png', r['File_name'][:12], r['File_name'][13:]), cv2.IMREAD_UNCHANGED)
+        assert png.dtype == np.uint16 and png.shape == (128, 128)
+        first, last = r['Slice_range']
+        for i in (first, last):
+            assert osp.exists(osp.join(tree, 'Images_png', r['File_name'][:12], f'{i:03d}.png'))
+        # Boxes are the RECIST extent padded by 5 px (1-based, clipped to the image).
+        xs, ys = r['Measurement_coordinates'][0::2], r['Measurement_coordinates'][1::2]
+        exp = [max(min(xs) - 5, 1), max(min(ys) - 5, 1), min(max(xs) + 5, 128), min(max(ys) + 5, 128)]
+        np.testing.assert_allclose(r['Bounding_boxes'], exp, atol=1e-3)
+        long_px = math.dist(r['Measurement_coordinates'][0:2], r['Measurement_coordinates'][2:4])
+        assert r['Lesion_diameters_Pixel_'][0] == pytest.approx(long_px, rel=1e-4)
+    # Some key slices at (or next to) an end of their series.
+    assert any(min(r['Key_slice_index'] - r['Slice_range'][0], r['Slice_range'][1] - r['Key_slice_index']) <= 1
+               for r in rows)
+
+
+def test_splits_by_patient(tree):
+    infos = load_key_slices(osp.join(tree, 'DL_info.csv'), skip_noisy=False)
+    counts = split_counts(infos)
+    assert counts[1] > counts[2] > 0 and counts[3] > 0
+    split_of = {}
+    for info in infos:
+        assert split_of.setdefault(info['patient_index'], info['split']) == info['split']
+    assert sorted(split_of.values()).count(2) == 2 and sorted(split_of.values()).count(3) == 2
+
+
+def test_png_holds_hu_plus_32768(tree):
+    info = load_key_slices(osp.join(tree, 'DL_info.csv'))[0]
+    png = cv2.imread(osp.join(tree, info['img_path']), cv2.IMREAD_UNCHANGED).astype(np.int32) - 32768
+    assert png[0, 0] == pytest.approx(-1000, abs=60)  # air in the corner
+    assert -1100 < png.min() and png.max() < 1000
+
+
+def test_lesions_vanish_tubes_persist():
+    """On the key slice a lesion and a tube look alike; only the neighbouring slices tell them apart."""
+    series = [s for p in range(1, 9) for s in synthesize_patient(p, seed=1, split=1, image_size=256)]
+    assert sum(len(s.tubes) for s in series) >= 2 * len(series)
+    for s in series:
+        for les in s.lesions:
+            key = s.render(les.key_slice).astype(np.float32)
+            base = s.anatomy
+            cx, cy = int(round(les.cx)), int(round(les.cy))
+            patch = (slice(cy - 1, cy + 2), slice(cx - 1, cx + 2))
+            assert (key[patch] - base[patch]).mean() == pytest.approx(les.contrast, abs=12)
+            # Every slice farther than the lesion's z semi-axis shows no lesion.
+            for i in range(s.first, s.last + 1):
+                if abs(s.z(i) - les.cz) >= les.cz_radius and all(
+                        t.section(s.z(i)) is None or math.hypot(t.section(s.z(i))[0] - cx, t.section(s.z(i))[1] - cy)
+                        > t.radius * 1.5 + 3 for t in s.tubes):
+                    assert abs((s.render(i)[patch] - base[patch]).mean()) < 12
+            assert 2.5 <= les.cz_radius <= 5.0
+        for tube in s.tubes:
+            for i in range(s.first, s.last + 1):
+                tx, ty, a, b, _ = tube.section(s.z(i))
+                tx, ty = int(round(tx)), int(round(ty))
+                if 1 <= tx < s.size - 1 and 1 <= ty < s.size - 1:
+                    patch = (slice(ty - 1, ty + 2), slice(tx - 1, tx + 2))
+                    assert (s.render(i)[patch] - s.anatomy[patch]).mean() == pytest.approx(tube.contrast, abs=12)
+    # Same size and contrast distributions on the key slice.
+    radii_l = [les.b for s in series for les in s.lesions]
+    radii_t = [t.radius for s in series for t in s.tubes]
+    assert min(radii_t) >= 0.7 * min(radii_l) and max(radii_t) <= max(les.a for s in series for les in s.lesions)
+    assert {np.sign(les.contrast) for s in series for les in s.lesions} == {-1.0, 1.0}
+    assert {np.sign(t.contrast) for s in series for t in s.tubes} == {-1.0, 1.0}
+
+
+def test_paint_ellipse_area():
+    img = np.zeros((200, 200), np.float32)
+    paint_ellipse(img, 99.5, 99.5, 40, 20, 0.3, 1.0)
+    assert img.sum() == pytest.approx(math.pi * 40 * 20, rel=0.01)
+    assert img.max() == 1.0 and img.min() == 0.0
+
+
+def test_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='image_size'):
+        make_synthetic_deeplesion(str(tmp_path), image_size=32)
+    with pytest.raises(ValueError, match='num_patients'):
+        make_synthetic_deeplesion(str(tmp_path), num_patients=0)
