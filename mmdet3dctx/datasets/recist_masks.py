@@ -4,10 +4,14 @@ Plain NumPy/OpenCV. Coordinates are 0-based pixels; polygons are COCO-style flat
 lists.
 """
 import math
-from typing import List, Sequence, Tuple
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+from .dl_info import DLInfoError
+from .slice_sampling import decode_hu_png
 
 
 def window_to_uint8(hu: np.ndarray, window: Tuple[float, float]) -> np.ndarray:
@@ -136,6 +140,7 @@ def grabcut_mask(image_u8: np.ndarray, bbox: Sequence[float], recist: Sequence[f
     init[inbox] = cv2.GC_PR_FGD
     init[quad] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut's k-means initialisation draws from OpenCV's RNG: same input, same mask
     try:
         cv2.grabCut(cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR), init, None, bgd, fgd, iterations,
                     cv2.GC_INIT_WITH_MASK)
@@ -175,3 +180,44 @@ def pseudo_mask(hu: np.ndarray, bbox: Sequence[float], recist: Sequence[float], 
                 return polys, float(mask.sum()), 'grabcut'
     poly = ellipse_polygon(recist, bbox)
     return [poly], polygon_area(poly), 'ellipse' if method == 'ellipse' else 'ellipse_fallback'
+
+
+def key_slice_masks(info: dict, data_root: str, method: str = 'grabcut', window: Optional[Tuple[float, float]] = None,
+                    csv_path: str = 'DL_info.csv') -> List[tuple]:
+    """Pseudo-masks of every lesion of one key slice.
+
+    Args:
+        info (dict): A key slice from :func:`~mmdet3dctx.datasets.dl_info.group_key_slices` with ``img_id``.
+        data_root (str): Folder the relative ``img_path`` starts from.
+        method (str): ``'grabcut'`` (reads the key slice PNG) or ``'ellipse'``. Defaults to ``'grabcut'``.
+        window (tuple[float], optional): HU window for GrabCut; None uses the key slice's ``dicom_window``.
+        csv_path (str): Annotation file named in errors.
+
+    Returns:
+        list[tuple]: ``(img_id, lesion_index, polygons, area, how)`` per lesion.
+
+    Raises:
+        DLInfoError: The key slice PNG does not exist (names the file and row).
+    """
+    hu = None
+    if method == 'grabcut':
+        path = osp.join(data_root, info['img_path'])
+        try:
+            with open(path, 'rb') as f:
+                hu = decode_hu_png(f.read(), path)
+        except FileNotFoundError:
+            raise DLInfoError(f'{csv_path}, row {info["rows"][0]} ({info["file_name"]}): key slice PNG not found: '
+                              f'{path}') from None
+    out = []
+    for j, ins in enumerate(info['instances']):
+        if hu is None:
+            polys, area, how = pseudo_mask(None, ins['bbox'], ins['recist'], (0, 1), 'ellipse')
+        else:
+            polys, area, how = pseudo_mask(hu, ins['bbox'], ins['recist'], window or info['dicom_window'], method)
+        out.append((info['img_id'], j, polys, area, how))
+    return out
+
+
+def key_slice_masks_star(args: tuple) -> List[tuple]:
+    """:func:`key_slice_masks` on a tuple of arguments (for process pools)."""
+    return key_slice_masks(*args)

@@ -1,0 +1,43 @@
+import importlib.util
+import os.path as osp
+
+from mmdet3dctx.datasets.dl_info import load_key_slices
+from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+
+TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_synthetic_deeplesion.py')
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location('make_synthetic_deeplesion', TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def test_cli_matches_the_function_and_refuses_to_overwrite(tmp_path, capsys):
+    out = str(tmp_path / 'cli')
+    assert _tool().main(['--out', out, '--num-patients', '3', '--seed', '7', '--image-size', '64']) == 0
+    printed = capsys.readouterr().out
+    n = len(load_key_slices(osp.join(out, 'DL_info.csv'), skip_noisy=False))
+    assert f'3 patients, {n} key slices' in printed
+    ref = make_synthetic_deeplesion(str(tmp_path / 'fn'), num_patients=3, seed=7, image_size=64)
+    assert _read(osp.join(out, 'DL_info.csv')) == _read(osp.join(ref, 'DL_info.csv'))
+    info = load_key_slices(osp.join(out, 'DL_info.csv'))[0]
+    assert _read(osp.join(out, info['img_path'])) == _read(osp.join(ref, info['img_path']))
+
+    before = _read(osp.join(out, 'DL_info.csv'))
+    assert _tool().main(['--out', out, '--num-patients', '4', '--image-size', '64']) == 1
+    assert 'exists' in capsys.readouterr().err
+    assert _read(osp.join(out, 'DL_info.csv')) == before
+    assert _tool().main(['--out', out, '--num-patients', '4', '--image-size', '64', '--force']) == 0
+    assert _read(osp.join(out, 'DL_info.csv')) != before
+
+
+def test_cli_rejects_bad_size(tmp_path, capsys):
+    assert _tool().main(['--out', str(tmp_path), '--image-size', '16']) == 1
+    assert 'image_size' in capsys.readouterr().err

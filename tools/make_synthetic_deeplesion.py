@@ -1,0 +1,43 @@
+"""Write a small synthetic DeepLesion tree (DL_info.csv + Images_png/) for demos, tests and benchmarks.
+
+Example:
+    python tools/make_synthetic_deeplesion.py --out data/synthetic --num-patients 40 --seed 0 --image-size 256
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+from mmdet3dctx.datasets.dl_info import load_key_slices, split_counts
+from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--num-patients', type=int, default=20)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--image-size', type=int, default=512, help='slice width and height in pixels (>= 64)')
+    parser.add_argument('--force', action='store_true', help='overwrite an existing DL_info.csv')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    try:
+        out = make_synthetic_deeplesion(args.out, num_patients=args.num_patients, seed=args.seed,
+                                        image_size=args.image_size, overwrite=args.force)
+    except (FileExistsError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    infos = load_key_slices(osp.join(out, 'DL_info.csv'), skip_noisy=False)
+    counts = split_counts(infos)
+    lesions = sum(len(i['instances']) for i in infos)
+    print(f'{out}: {args.num_patients} patients, {len(infos)} key slices (train {counts[1]}, val {counts[2]}, '
+          f'test {counts[3]}), {lesions} lesions, {time.perf_counter() - start:.1f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
