@@ -4,8 +4,8 @@ Plain Python/NumPy/OpenCV (no MMDetection import). Each series is a stack of axi
 (air, fat, soft tissue, organ-like blobs, sometimes lungs, a spine) with two kinds of round objects that look
 the same on the key slice:
 
-* **lesions** (annotated): compact ellipsoids centred on a key slice, spanning a few millimetres in z, so they
-  shrink and vanish within a few slices;
+* **lesions** (annotated): compact ellipsoids centred on a key slice with a z semi-axis of 2-4 mm, so they
+  shrink, fade and vanish within a few millimetres;
 * **distractors** (not annotated): vessel-like tubes running through the whole series with a slight tilt, whose
   cross-section on any slice is a round blob of the same size and contrast distribution as a lesion.
 
@@ -48,13 +48,17 @@ class Lesion:
     lesion_type: int
     noisy: bool = False
 
-    def section(self, z: float) -> Optional[Tuple[float, float, float, float, float]]:
-        """Cross-section ``(cx, cy, a, b, theta)`` at height ``z`` mm, or None where it has vanished."""
+    def section(self, z: float) -> Optional[Tuple[float, float, float, float, float, float]]:
+        """Cross-section ``(cx, cy, a, b, theta, contrast)`` at height ``z`` mm, None where it has vanished.
+
+        Off the key slice the section shrinks by ``s = sqrt(1 - ((z - cz) / cz_radius)^2)`` and its contrast
+        fades by the same factor (partial volume).
+        """
         s2 = 1.0 - ((z - self.cz) / self.cz_radius)**2
         if s2 <= 0:
             return None
         s = math.sqrt(s2)
-        return self.cx, self.cy, self.a * s, self.b * s, self.theta
+        return self.cx, self.cy, self.a * s, self.b * s, self.theta, self.contrast * s
 
     def recist(self) -> List[float]:
         """RECIST marks on the key slice, 0-based: long-axis endpoints then short-axis endpoints."""
@@ -76,8 +80,8 @@ class Tube:
     contrast: float  # HU added to the tissue
     spacing: float  # pixel spacing (mm/px)
 
-    def section(self, z: float) -> Tuple[float, float, float, float, float]:
-        """Cross-section ``(cx, cy, a, b, theta)`` at height ``z`` mm.
+    def section(self, z: float) -> Tuple[float, float, float, float, float, float]:
+        """Cross-section ``(cx, cy, a, b, theta, contrast)`` at height ``z`` mm.
 
         A tube tilted by ``phi`` from the z axis cuts a slice in an ellipse elongated by ``1 / cos(phi)`` along
         its drift; ``tan(phi)`` is the drift in mm per mm.
@@ -85,7 +89,8 @@ class Tube:
         drift = math.hypot(self.vx, self.vy)
         theta = math.atan2(self.vy, self.vx) if drift > 0 else 0.0
         elong = math.sqrt(1.0 + (drift * self.spacing)**2)
-        return self.cx + self.vx * z, self.cy + self.vy * z, self.radius * elong, self.radius, theta
+        return (self.cx + self.vx * z, self.cy + self.vy * z, self.radius * elong, self.radius, theta,
+                self.contrast)
 
 
 @dataclass
@@ -122,7 +127,7 @@ class SyntheticSeries:
         for obj in list(self.tubes) + list(self.lesions):
             sec = obj.section(z)
             if sec is not None:
-                paint_ellipse(img, *sec, value=obj.contrast)
+                paint_ellipse(img, *sec)
         rng = np.random.default_rng([self.noise_seed, index])
         img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(self.noise_hu)
         return np.clip(np.rint(img), -32768, 32767).astype(np.int16)
@@ -247,7 +252,7 @@ def _make_series(rng: np.random.Generator, patient: int, study: int, size: int, 
                     math.hypot(cx - o.cx, cy - o.cy) > a + o.a + 4 for o in placed):
                 placed.append(
                     Lesion(cx=float(cx), cy=float(cy), cz=series.z(key), a=a, b=b, theta=float(rng.uniform(0, np.pi)),
-                           cz_radius=float(np.clip(rng.uniform(0.5, 0.9) * a * spacing, 2.5, 5.0)),
+                           cz_radius=float(np.clip(rng.uniform(0.4, 0.8) * a * spacing, 2.0, 4.0)),
                            contrast=_contrast(rng), key_slice=key,
                            lesion_type=int(rng.integers(1, 9)) if labelled else -1,
                            noisy=bool(rng.random() < noisy_prob)))
