@@ -25,7 +25,7 @@ $(VENV)/.stamp-torch: $(VENV)/.stamp-venv requirements/torch.txt requirements/bu
 
 # mmcv is built from source with its CPU ops against the torch above (about 20 minutes on 2 cores, once).
 $(VENV)/.stamp-mmcv: $(VENV)/.stamp-torch requirements/mmcv.txt requirements/runtime.txt
-	$(PIP) install -r requirements/build.txt $$(grep -E '^(numpy|opencv-python|opencv-python-headless|mmengine)==' requirements/runtime.txt)
+	$(PIP) install -r requirements/build.txt -r requirements/runtime.txt
 	@if ! ls $(WHEEL_DIR)/mmcv-$(MMCV_VER)-*.whl >/dev/null 2>&1; then \
 	  echo "building mmcv $(MMCV_VER) with ops from source into $(WHEEL_DIR) (once, ~20 min)"; \
 	  mkdir -p $(WHEEL_DIR) && \
@@ -36,9 +36,10 @@ $(VENV)/.stamp-mmcv: $(VENV)/.stamp-torch requirements/mmcv.txt requirements/run
 	$(PY) -c "import mmcv.ops; from mmcv.ops import nms, RoIAlign; print('mmcv', mmcv.__version__, 'ops ok')"
 	touch $@
 
-$(VENV)/.stamp-project: $(VENV)/.stamp-mmcv requirements/runtime.txt requirements/tests.txt \
+$(VENV)/.stamp-project: $(VENV)/.stamp-mmcv requirements/mmdet.txt requirements/tests.txt \
 		requirements/tests-nodeps.txt setup.py
-	$(PIP) install -r requirements/build.txt -r requirements/runtime.txt -r requirements/tests.txt
+	$(PIP) install -r requirements/build.txt -r requirements/runtime.txt -r requirements/mmdet.txt \
+		-r requirements/tests.txt
 	$(PIP) install --no-deps --no-build-isolation -r requirements/tests-nodeps.txt
 	$(PIP) install --no-build-isolation --no-deps -e .
 	$(PY) -c "import mmdet3dctx, mmdet; print('mmdet', mmdet.__version__, 'mmdet3dctx', mmdet3dctx.__version__)"

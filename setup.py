@@ -26,7 +26,7 @@ setup(
     python_requires='>=3.11',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'benchmarks')),
     install_requires=read_requirements('torch.txt') + read_requirements('mmcv.txt')
-    + read_requirements('runtime.txt'),
+    + read_requirements('runtime.txt') + read_requirements('mmdet.txt'),
     extras_require={'tests': read_requirements('tests.txt')},
     license='Apache-2.0',
     zip_safe=False,

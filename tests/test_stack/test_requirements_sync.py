@@ -1,0 +1,53 @@
+"""Versions are pinned once (requirements/*.txt) and every installer reads them from there."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PIN = re.compile(r'^([A-Za-z0-9_.\-]+)==([^\s;#]+)')
+
+
+def pins():
+    out = {}
+    for f in sorted((ROOT / 'requirements').glob('*.txt')):
+        for line in f.read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            m = PIN.match(line)
+            assert m, f'{f.name}: every requirement must be pinned with ==, got {line!r}'
+            name = m.group(1).lower()
+            assert name not in out, f'{name} pinned twice ({out[name][1]} and {f.name})'
+            out[name] = (m.group(2), f.name)
+    return out
+
+
+def test_every_requirement_pinned_exactly_once():
+    p = pins()
+    for name in ('torch', 'mmengine', 'mmcv', 'mmdet', 'numpy', 'pytest', 'setuptools'):
+        assert name in p, name
+    assert p['torch'][0] == '2.13.0' and p['mmcv'][0] == '2.1.0' and p['mmdet'][0] == '3.3.0'
+    assert int(p['setuptools'][0].split('.')[0]) < 70  # pkg_resources for mmcv's setup.py
+
+
+def test_installers_read_requirement_files_and_pin_nothing_themselves():
+    makefile = (ROOT / 'Makefile').read_text()
+    dockerfile = (ROOT / 'docker' / 'Dockerfile').read_text()
+    for name in ('torch.txt', 'build.txt', 'mmcv.txt', 'runtime.txt', 'mmdet.txt', 'tests.txt', 'tests-nodeps.txt'):
+        assert f'requirements/{name}' in makefile, name
+    for name in ('build.txt', 'mmcv.txt', 'runtime.txt', 'mmdet.txt'):
+        assert f'requirements/{name}' in dockerfile, name
+    for text, where in ((makefile, 'Makefile'), (dockerfile, 'docker/Dockerfile')):
+        install_lines = [ln for ln in text.splitlines()
+                         if re.search(r'(pip|\$\(PIP\))\s+(install|wheel)', ln) or ln.strip().startswith('-r ')]
+        assert install_lines, where
+        for ln in install_lines:
+            assert '==' not in ln, f'{where} pins a version itself: {ln.strip()}'
+    assert 'MMCV_WITH_OPS=1' in makefile and 'MMCV_WITH_OPS=1' in dockerfile
+    assert 'TORCH_CUDA_ARCH_LIST' in dockerfile and 'USER ' in dockerfile
+    assert 'ENTRYPOINT ["python", "tools/train.py"]' in dockerfile
+
+
+def test_dockerfile_base_torch_matches_pin():
+    dockerfile = (ROOT / 'docker' / 'Dockerfile').read_text()
+    base = re.search(r'ARG BASE_IMAGE=\S+:(\d+\.\d+\.\d+)-', dockerfile).group(1)
+    assert base == pins()['torch'][0]
