@@ -4,14 +4,15 @@ Configs can then say ``dict(type='A3DConv', num_slices=7)``, and MMCV's ``build_
 ``ConvModule(conv_cfg=dict(type='ACSConv'))`` build them like any convolution. They are also registered in
 MMEngine's root ``MODELS`` so that MMCV's builders find them whatever the default scope.
 """
-from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmdet.registry import MODELS
+from mmengine.registry import MODELS as MMENGINE_MODELS
 
-from mmdet3dctx.ops import CONTEXT_CONVS
+from mmdet3dctx.ops import (A3DConv, ACSConv, AlignShiftConv, I3DConv, NoFusionConv, P3DConv, SoftACSConv,
+                            TSMConv)
 
-for _name, _cls in CONTEXT_CONVS.items():
-    MODELS.register_module(name=_name, module=_cls)
-    if _name not in MMENGINE_MODELS.module_dict:
-        MMENGINE_MODELS.register_module(name=_name, module=_cls)
+__all__ = ['NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv', 'AlignShiftConv']
 
-__all__ = list(CONTEXT_CONVS)
+for _cls in (NoFusionConv, A3DConv, ACSConv, SoftACSConv, I3DConv, P3DConv, TSMConv, AlignShiftConv):
+    MODELS.register_module(module=_cls)
+    if _cls.__name__ not in MMENGINE_MODELS.module_dict:
+        MMENGINE_MODELS.register_module(module=_cls)
