@@ -26,7 +26,9 @@ def test_stock_mask_rcnn_trains_and_predicts_on_cpu():
     from mmdet.testing import demo_mm_inputs
     from mmdet.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
+    import os.path as osp
+    cfg = Config.fromfile(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', 'mask_rcnn',
+                                   'mask-rcnn_r50_fpn_1x_coco.py'))
     cfg.model.backbone.init_cfg = None  # no download: weights come from a user-given path only
     cfg.model.backbone.depth = 18
     cfg.model.neck.in_channels = [64, 128, 256, 512]
@@ -37,7 +39,7 @@ def test_stock_mask_rcnn_trains_and_predicts_on_cpu():
     assert isinstance(roi_layer, RoIAlign)
 
     torch.manual_seed(0)
-    packed = demo_mm_inputs(2, [[3, 128, 128]], num_items=[3, 2], with_mask=True)
+    packed = demo_mm_inputs(2, [[3, 128, 128], [3, 128, 128]], num_items=[3, 2], with_mask=True)
     data = model.data_preprocessor(packed, True)
     model.train()
     losses = model(**data, mode='loss')
