@@ -7,25 +7,21 @@ import torch.nn as nn
 
 from ._utils import check_5d
 from .base import ContextConv2dBase
+from .shift import slice_shift_mix
 
 
 def align_shift(x: torch.Tensor, ratio: torch.Tensor, fold: int) -> torch.Tensor:
     """Thickness-adaptive shift: shifted channels become ``(1 − r)·x[d] + r·x[d ± 1]``.
 
     Channels ``[0, fold)`` mix in slice ``d + 1``, ``[fold, 2·fold)`` slice ``d − 1`` (zeros past the ends),
-    the rest are kept. With ``r = 1`` this is :func:`slice_shift`; with ``r = 0`` the identity.
+    the rest are kept. With ``r = 1`` this is :func:`slice_shift` exactly; with ``r = 0`` the identity.
 
     Args:
         x (Tensor): ``(N, C, D, H, W)``.
         ratio (Tensor): ``r``, ``(N,)`` in [0, 1].
         fold (int): channels shifted each way.
     """
-    r = ratio.to(x.dtype).view(-1, 1, 1, 1, 1)
-    up, down = x[:, :fold], x[:, fold:2 * fold]
-    up_next = torch.cat([up[:, :, 1:], torch.zeros_like(up[:, :, :1])], dim=2)
-    down_prev = torch.cat([torch.zeros_like(down[:, :, :1]), down[:, :, :-1]], dim=2)
-    # (1 - r) * x + r * x_shifted, written so that r = 1 reproduces the plain shift bit for bit
-    return torch.cat([(1 - r) * up + r * up_next, (1 - r) * down + r * down_prev, x[:, 2 * fold:]], dim=1)
+    return slice_shift_mix(x, ratio, fold)
 
 
 class AlignShiftConv(ContextConv2dBase):

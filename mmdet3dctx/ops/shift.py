@@ -1,8 +1,50 @@
 """TSM: temporal (here: slice) shift of a fraction of the channels before a per-slice convolution."""
+from typing import Optional
+
 import torch
 
 from ._utils import check_5d
 from .base import ContextConv2dBase
+
+
+def _shift_mix(x: torch.Tensor, fold: int, ratio: Optional[torch.Tensor], reverse: bool) -> torch.Tensor:
+    """Channels ``[0, fold)`` mix in slice ``d + 1``, ``[fold, 2·fold)`` slice ``d − 1`` (the other way round
+    when ``reverse``), zeros past the ends: ``(1 − r)·x[d] + r·x[d ± 1]``, or the plain shift when ``ratio`` is
+    None. One pass over a new tensor, nothing recorded for autograd."""
+    out = torch.empty_like(x)
+    for channels, step in ((slice(0, fold), 1), (slice(fold, 2 * fold), -1)):
+        step = -step if reverse else step
+        src, dst = x[:, channels], out[:, channels]
+        if step == 1:
+            d_to, d_from, edge = slice(0, -1), slice(1, None), slice(-1, None)
+        else:
+            d_to, d_from, edge = slice(1, None), slice(0, -1), slice(0, 1)
+        if ratio is None:
+            dst[:, :, d_to] = src[:, :, d_from]
+            dst[:, :, edge] = 0
+        else:
+            r = ratio.to(x.dtype).view(-1, 1, 1, 1, 1)
+            torch.mul(src, 1 - r, out=dst)
+            dst[:, :, d_to] += r * src[:, :, d_from]
+    out[:, 2 * fold:] = x[:, 2 * fold:]
+    return out
+
+
+class _ShiftMix(torch.autograd.Function):
+    """The shift is linear; its adjoint is the same mix in the opposite direction, so the backward is one
+    more pass (no per-slice zero-filled gradients as slicing under autograd would allocate)."""
+
+    @staticmethod
+    def forward(ctx, x, fold, ratio, reverse):
+        ctx.fold, ctx.reverse = fold, reverse
+        ctx.save_for_backward(ratio) if ratio is not None else ctx.save_for_backward()
+        ctx.has_ratio = ratio is not None
+        return _shift_mix(x, fold, ratio, reverse)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ratio = ctx.saved_tensors[0] if ctx.has_ratio else None
+        return _ShiftMix.apply(grad, ctx.fold, ratio, not ctx.reverse), None, None, None
 
 
 def slice_shift(x: torch.Tensor, fold: int) -> torch.Tensor:
@@ -11,13 +53,13 @@ def slice_shift(x: torch.Tensor, fold: int) -> torch.Tensor:
     Channels ``[0, fold)`` take slice ``d + 1``, channels ``[fold, 2·fold)`` take slice ``d − 1``, the rest
     are kept. ``(N, C, D, H, W) -> (N, C, D, H, W)``.
     """
-    out = torch.empty_like(x)
-    out[:, :fold, :-1] = x[:, :fold, 1:]
-    out[:, :fold, -1:] = 0
-    out[:, fold:2 * fold, 1:] = x[:, fold:2 * fold, :-1]
-    out[:, fold:2 * fold, :1] = 0
-    out[:, 2 * fold:] = x[:, 2 * fold:]
-    return out
+    return _ShiftMix.apply(x, fold, None, False)
+
+
+def slice_shift_mix(x: torch.Tensor, ratio: torch.Tensor, fold: int) -> torch.Tensor:
+    """Partial shift: shifted channels become ``(1 − r)·x[d] + r·x[d ± 1]`` with ``r`` per sample ``(N,)``
+    (no gradient flows to ``r``). ``r = 1`` gives :func:`slice_shift`, ``r = 0`` the identity."""
+    return _ShiftMix.apply(x, fold, ratio.detach(), False)
 
 
 class TSMConv(ContextConv2dBase):

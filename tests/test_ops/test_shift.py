@@ -75,3 +75,31 @@ def test_bind_thickness_is_scoped():
     torch.testing.assert_close(y, model[1](model[0](x, t), t))
     with pytest.raises(ValueError, match='needs `thickness`'):
         model(x)
+
+
+@pytest.mark.parametrize('ratio', [None, torch.tensor([0.3, 1.0])])
+def test_shift_backward_is_adjoint_and_gradcheck(ratio):
+    from mmdet3dctx.ops.shift import slice_shift_mix
+    x = torch.randn(2, 8, 4, 3, 3, dtype=torch.float64, requires_grad=True)
+
+    def f(a):
+        return slice_shift(a, 2) if ratio is None else slice_shift_mix(a, ratio.double(), 2)
+
+    assert torch.autograd.gradcheck(f, (x, ))
+    assert torch.autograd.gradgradcheck(f, (x, ))
+
+
+def test_shift_single_slice_and_reference_loop():
+    x = torch.randn(1, 8, 1, 2, 2)
+    y = slice_shift(x, 2)
+    assert y[:, :4].abs().sum() == 0 and torch.equal(y[:, 4:], x[:, 4:])
+    x = torch.randn(2, 16, 5, 3, 3)
+    r = torch.tensor([0.25, 0.75])
+    ref = x.clone()
+    for n in range(2):
+        for d in range(5):
+            nxt = x[n, :2, d + 1] if d + 1 < 5 else torch.zeros_like(x[n, :2, d])
+            prv = x[n, 2:4, d - 1] if d > 0 else torch.zeros_like(x[n, 2:4, d])
+            ref[n, :2, d] = (1 - r[n]) * x[n, :2, d] + r[n] * nxt
+            ref[n, 2:4, d] = (1 - r[n]) * x[n, 2:4, d] + r[n] * prv
+    torch.testing.assert_close(align_shift(x, r, 2), ref)
