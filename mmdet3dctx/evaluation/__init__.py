@@ -3,10 +3,19 @@
 ``froc`` is importable without MMDetection; ``DeepLesionMetric`` registers itself in ``mmdet.registry.METRICS``
 when this package is imported (``import mmdet3dctx`` does it).
 """
+import importlib.util
+
+from .deeplesion_eval import dump_report, evaluate_deeplesion, format_froc_table
 from .froc import (DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS, FROCMatch, box_overlaps, froc_curve,
                    interp_sensitivity, match_detections, sensitivity_at_fp)
+from .froc_plot import plot_froc
 
 __all__ = [
     'DEFAULT_AVG_LEVELS', 'DEFAULT_FP_LEVELS', 'FROCMatch', 'box_overlaps', 'froc_curve',
-    'interp_sensitivity', 'match_detections', 'sensitivity_at_fp'
+    'interp_sensitivity', 'match_detections', 'sensitivity_at_fp', 'evaluate_deeplesion', 'format_froc_table',
+    'dump_report', 'plot_froc'
 ]
+
+if importlib.util.find_spec('mmdet') is not None:
+    from .deeplesion_metric import DeepLesionMetric  # noqa: F401  (registers the metric)
+    __all__ += ['DeepLesionMetric']

@@ -45,7 +45,8 @@ def box_map50(dets: Sequence[np.ndarray], gts: Sequence[np.ndarray], max_dets: i
         return 0.0
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco_gt = COCO()
-        coco_gt.dataset = dict(images=images, annotations=anns, categories=[dict(id=1, name='lesion')])
+        coco_gt.dataset = dict(info={}, images=images, annotations=anns,
+                               categories=[dict(id=1, name='lesion')])
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(results)
         coco_eval = COCOeval(coco_gt, coco_dt, iouType='bbox')

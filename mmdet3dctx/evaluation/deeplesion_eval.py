@@ -214,7 +214,7 @@ def format_froc_table(reports: Dict[str, dict], title: Optional[str] = None) -> 
     for name, rep in reports.items():
         if not rep.get('subgroups'):
             continue
-        sub_w = max(len(g) for groups in rep['subgroups'].values() for g in groups) + len('lesion_type: ')
+        sub_w = max(len(f'{a}: {g}') for a, groups in rep['subgroups'].items() for g in groups)
         lines.append('')
         lines.append(f'{name}: sub-groups (ranking and FPs of all detections, sensitivity over the group)')
         lines.append('group'.ljust(sub_w) + '  ' + 'lesions'.rjust(7) + '  '

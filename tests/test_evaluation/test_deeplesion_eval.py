@@ -129,8 +129,10 @@ def test_map50_matches_the_coco_definition():
     dets = [np.array([[0., 0., 10., 10., .9], [50., 50., 60., 60., .8]]), np.array([[20., 20., 40., 40., .7]])]
     expected = np.mean([1. if r <= .5 else 2 / 3 for r in np.linspace(0, 1, 101)])
     assert box_map50(dets, gts) == pytest.approx(expected, abs=1e-12)
-    # Continuous coordinates: [0, 0, 10, 20] against [0, 0, 10, 10] has IoU 100 / 200 = 0.5, a hit.
-    assert box_map50([np.array([[0., 0., 10., 20., .9]])], [gts[0]]) == 1.0
+    # Continuous coordinates: [0, 0, 10, 20] against [0, 0, 10, 10] has IoU 100 / 200 = 0.5, a hit
+    # (pycocotools divides by tp + fp + eps, hence 1 - 1e-16 for a single detection).
+    assert box_map50([np.array([[0., 0., 10., 20., .9]])], [gts[0]]) == pytest.approx(1.0, abs=1e-12)
+    assert box_map50([np.array([[0., 0., 10., 21., .9]])], [gts[0]]) == 0.0
     assert box_map50([np.zeros((0, 5)), np.zeros((0, 5))], gts) == 0.0
     with pytest.raises(ValueError, match='no lesions'):
         box_map50([perfect[0]], [np.zeros((0, 4))])
