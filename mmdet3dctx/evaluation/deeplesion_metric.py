@@ -151,7 +151,7 @@ class DeepLesionMetric(BaseMetric):
         ...               pred_instances=dict(bboxes=torch.tensor([[10., 10., 29., 29.]]),
         ...                                   scores=torch.tensor([0.9]), labels=torch.tensor([0])))
         >>> metric.process({}, [sample])
-        >>> metrics = metric.evaluate(1)  # doctest: +SKIP  (also logs the table)
+        >>> metrics = metric.evaluate(1)  # doctest: +SKIP
         >>> metrics['deeplesion/sens@0.5'], metrics['deeplesion/avg[0.5-4]/liver']  # doctest: +SKIP
         (1.0, 1.0)
     """
