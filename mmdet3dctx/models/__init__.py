@@ -1,2 +1,6 @@
 """Registered models: 3D-context operators, backbones, necks, detectors, data preprocessors."""
 from . import layers  # noqa: F401
+from .backbones import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
+from .detectors import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403

@@ -1,0 +1,5 @@
+from .densenet3d import DenseNet3D
+from .mp3d_resnet import MP3DResNet
+from .resnet3d import ResNet3D
+
+__all__ = ['DenseNet3D', 'ResNet3D', 'MP3DResNet']

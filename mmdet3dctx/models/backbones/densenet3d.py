@@ -1,0 +1,249 @@
+"""Truncated DenseNet-121 on ``(N, 1, D, H, W)`` CT volumes with a 3D-context operator in every dense layer."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmdet.registry import MODELS
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from ._utils import call_conv, context_conv_cfg, load_2d_checkpoint, needs_thickness
+
+
+class DenseLayer3D(BaseModule):
+    """One pre-activation dense layer: ``norm-ReLU-conv1x1`` (bottleneck) then ``norm-ReLU-conv3x3``.
+
+    Both convolutions are the 3D-context operator ``conv_cfg``; ``with_cp`` checkpoints the bottleneck.
+
+    Args:
+        in_channels (int): Channels of the concatenated input features.
+        growth_rate (int): Output channels.
+        bn_size (int): Bottleneck width as a multiple of ``growth_rate``.
+        conv_cfg (dict): The context operator config.
+        norm_cfg (dict): Norm config (3D).
+        with_cp (bool): Checkpoint the bottleneck.
+        init_cfg (dict or list[dict], optional): Initialization config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 growth_rate: int,
+                 bn_size: int,
+                 conv_cfg: ConfigType,
+                 norm_cfg: ConfigType,
+                 with_cp: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        mid = bn_size * growth_rate
+        self.add_module('norm1', build_norm_layer(norm_cfg, in_channels)[1])
+        self.relu = nn.ReLU(inplace=True)
+        self.add_module('conv1', build_conv_layer(conv_cfg, in_channels, mid, 1, stride=1, padding=0, bias=False))
+        self.add_module('norm2', build_norm_layer(norm_cfg, mid)[1])
+        self.add_module('conv2', build_conv_layer(conv_cfg, mid, growth_rate, 3, stride=1, padding=1, bias=False))
+        self.with_cp = with_cp
+
+    def bottleneck(self, features: List[torch.Tensor], thickness: Optional[torch.Tensor]) -> torch.Tensor:
+        x = torch.cat(features, 1)
+        return call_conv(self.conv1, self.relu(self.norm1(x)), thickness)
+
+    def forward(self, features: List[torch.Tensor], thickness: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``features``: the block input and the outputs of the previous layers, each ``(N, C_i, D, H, W)``."""
+        if self.with_cp and self.training and any(f.requires_grad for f in features):
+            x = cp.checkpoint(lambda t, *fs: self.bottleneck(list(fs), t), thickness, *features,
+                              use_reentrant=False)
+        else:
+            x = self.bottleneck(features, thickness)
+        return call_conv(self.conv2, self.relu(self.norm2(x)), thickness)
+
+
+class DenseBlock3D(nn.ModuleDict):
+    """``num_layers`` dense layers; returns the concatenation of the input and every layer's output."""
+
+    def __init__(self, num_layers: int, in_channels: int, **layer_kwargs) -> None:
+        super().__init__()
+        growth = layer_kwargs['growth_rate']
+        for i in range(num_layers):
+            self.add_module(f'denselayer{i + 1}', DenseLayer3D(in_channels + i * growth, **layer_kwargs))
+
+    def forward(self, x: torch.Tensor, thickness: Optional[torch.Tensor] = None) -> torch.Tensor:
+        features = [x]
+        for layer in self.values():
+            features.append(layer(features, thickness))
+        return torch.cat(features, 1)
+
+
+class Transition3D(nn.Sequential):
+    """``norm-ReLU-conv1x1`` per slice (halving channels) then in-plane 2x2 average pooling."""
+
+    def __init__(self, in_channels: int, out_channels: int, norm_cfg: ConfigType) -> None:
+        super().__init__()
+        self.add_module('norm', build_norm_layer(norm_cfg, in_channels)[1])
+        self.add_module('relu', nn.ReLU(inplace=True))
+        self.add_module('conv', build_conv_layer(dict(type='NoFusionConv'), in_channels, out_channels, 1,
+                                                 bias=False))
+        self.add_module('pool', nn.AvgPool3d((1, 2, 2), (1, 2, 2)))
+
+
+@MODELS.register_module()
+class DenseNet3D(BaseModule):
+    """Truncated DenseNet-121 for CT volumes, the backbone of A3D and AlignShift.
+
+    From "Asymmetric 3D Context Fusion for Universal Lesion Detection" (A3D, MICCAI 2021) and "AlignShift"
+    (MICCAI 2020): DenseNet-121 cut after dense block 3 on a grey ``(N, 1, D, H, W)`` input. The stem
+    (7x7/2 conv, norm, ReLU, 3x3/2 max-pool) and the transitions (1x1 conv, 2x2 average pool) act per slice and
+    in-plane; both convolutions of every dense layer are the 3D-context operator ``context_conv`` (any operator
+    of :mod:`mmdet3dctx.ops`). D is kept throughout. Outputs 3D maps of 256/512/1024 channels at strides
+    4/8/16 (with the default sizes).
+
+    Module names follow torchvision's ``densenet121().features`` (``conv0``, ``denseblock1.denselayer1.conv1``,
+    ``transition1.conv``, ...), so ``init_cfg=dict(type='Pretrained', checkpoint='densenet121.pth',
+    prefix='features.')`` loads a 2D ImageNet checkpoint from a local file: the RGB stem is reduced to grey
+    (``rgb_mode``) and kernels of I3D are inflated.
+
+    Args:
+        num_slices (int): D, the number of input slices (A3D's fusion weights depend on it). Default: 7.
+        context_conv (dict): The 3D-context operator, e.g. ``dict(type='A3DConv')``; ``num_slices`` is filled
+            in for A3D. Default: ``dict(type='A3DConv')``.
+        in_channels (int): Input channels (1 for grey CT). Default: 1.
+        block_config (Sequence[int]): Dense layers per block. Default: (6, 12, 24).
+        growth_rate (int): Channels added by each dense layer. Default: 32.
+        bn_size (int): Bottleneck width in multiples of ``growth_rate``. Default: 4.
+        num_init_features (int): Stem channels. Default: 64.
+        out_indices (Sequence[int]): Blocks whose outputs are returned. Default: (0, 1, 2).
+        norm_cfg (dict): Norm config; ``BN3d``, ``SyncBN`` or ``GN``. Default: ``dict(type='BN3d')``.
+        norm_eval (bool): Keep norm layers in eval mode (frozen statistics) during training. Default: False.
+        frozen_stages (int): Freeze the stem (0) and blocks up to this index (1-based); -1 freezes nothing.
+            Default: -1.
+        with_cp (bool): Checkpoint each dense layer's bottleneck to save memory. Default: False.
+        rgb_mode (str): How a pretrained RGB stem becomes grey: ``'sum'``, ``'mean'`` or ``'green'``.
+            Default: 'sum'.
+        init_cfg (dict or list[dict], optional): Initialization config. Default: None.
+
+    Example:
+        >>> import torch
+        >>> from mmdet3dctx.models import DenseNet3D
+        >>> self = DenseNet3D(num_slices=3, block_config=(2, 2, 2)).eval()
+        >>> outputs = self(torch.rand(1, 1, 3, 64, 64))
+        >>> for out in outputs:
+        ...     print(tuple(out.shape))
+        (1, 128, 3, 16, 16)
+        (1, 128, 3, 8, 8)
+        (1, 128, 3, 4, 4)
+    """
+
+    def __init__(self,
+                 num_slices: int = 7,
+                 context_conv: ConfigType = dict(type='A3DConv'),
+                 in_channels: int = 1,
+                 block_config: Sequence[int] = (6, 12, 24),
+                 growth_rate: int = 32,
+                 bn_size: int = 4,
+                 num_init_features: int = 64,
+                 out_indices: Sequence[int] = (0, 1, 2),
+                 norm_cfg: ConfigType = dict(type='BN3d', requires_grad=True),
+                 norm_eval: bool = False,
+                 frozen_stages: int = -1,
+                 with_cp: bool = False,
+                 rgb_mode: str = 'sum',
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not block_config:
+            raise ValueError('DenseNet3D: block_config must list at least one block')
+        if any(i < 0 or i >= len(block_config) for i in out_indices):
+            raise ValueError(f'DenseNet3D: out_indices {tuple(out_indices)} out of range for '
+                             f'{len(block_config)} blocks (block_config={tuple(block_config)})')
+        self.num_slices = num_slices
+        self.context_conv = context_conv_cfg(context_conv, num_slices)
+        self.block_config = tuple(block_config)
+        self.out_indices = tuple(out_indices)
+        self.norm_eval = norm_eval
+        self.frozen_stages = frozen_stages
+        self.rgb_mode = rgb_mode
+
+        self.add_module('conv0', build_conv_layer(dict(type='NoFusionConv'), in_channels, num_init_features, 7,
+                                                  stride=2, padding=3, bias=False))
+        self.add_module('norm0', build_norm_layer(norm_cfg, num_init_features)[1])
+        self.relu0 = nn.ReLU(inplace=True)
+        self.pool0 = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
+
+        channels = num_init_features
+        self.out_channels: List[int] = []
+        self.block_names: List[str] = []
+        num_blocks = max(self.out_indices) + 1
+        for i, num_layers in enumerate(self.block_config[:num_blocks]):
+            if i > 0:
+                self.add_module(f'transition{i}', Transition3D(channels, channels // 2, norm_cfg))
+                channels //= 2
+            block = DenseBlock3D(num_layers, channels, growth_rate=growth_rate, bn_size=bn_size,
+                                 conv_cfg=self.context_conv, norm_cfg=norm_cfg, with_cp=with_cp)
+            self.add_module(f'denseblock{i + 1}', block)
+            self.block_names.append(f'denseblock{i + 1}')
+            channels += num_layers * growth_rate
+            self.out_channels.append(channels)
+        self.with_thickness = needs_thickness(self)
+        self._freeze_stages()
+
+    def _freeze_stages(self) -> None:
+        modules = []
+        if self.frozen_stages >= 0:
+            modules += [self.conv0, self.norm0]
+        for i in range(1, self.frozen_stages + 1):
+            if i > 1:
+                modules.append(getattr(self, f'transition{i - 1}'))
+            if i <= len(self.block_names):
+                modules.append(getattr(self, f'denseblock{i}'))
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def init_weights(self) -> None:
+        """Kaiming init of convolutions; or a 2D checkpoint (local file) given by a ``Pretrained`` init_cfg,
+        converted with :func:`mmdet3dctx.ops.inflate_state_dict`."""
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            load_2d_checkpoint(self, self.init_cfg['checkpoint'], self.init_cfg.get('prefix'),
+                               rgb_mode=self.rgb_mode)
+            self._is_init = True
+            return
+        super().init_weights()
+        if self.init_cfg is None:
+            for m in self.modules():
+                w = getattr(m, 'weight', None)
+                if isinstance(w, nn.Parameter) and w.dim() >= 4 and hasattr(m, 'in_channels'):
+                    nn.init.kaiming_normal_(w, mode='fan_out', nonlinearity='relu')
+
+    def forward(self, x: torch.Tensor, thickness: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+        """Args:
+            x (Tensor): ``(N, 1, D, H, W)``.
+            thickness (Tensor, optional): ``(N,)`` slice intervals in mm, for operators that need them.
+
+        Returns:
+            tuple[Tensor]: ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``.
+        """
+        if x.dim() != 5:
+            raise ValueError(f'DenseNet3D expects (N, C, D, H, W) input, got shape {tuple(x.shape)}')
+        if self.with_thickness and thickness is None:
+            raise ValueError(f'DenseNet3D: context_conv {self.context_conv["type"]} needs the slice thickness; '
+                             'call forward(x, thickness) (ContextMaskRCNN passes it from the data samples)')
+        x = self.pool0(self.relu0(self.norm0(self.conv0(x))))
+        outs = []
+        for i, name in enumerate(self.block_names):
+            if i > 0:
+                x = getattr(self, f'transition{i}')(x)
+            x = getattr(self, name)(x, thickness)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def train(self, mode: bool = True) -> 'DenseNet3D':
+        """Set train mode, keeping frozen stages and (with ``norm_eval``) norm layers in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self

@@ -1,0 +1,195 @@
+"""The modified pseudo-3D ResNet of MP3D FPN."""
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmengine.model import BaseModule, Sequential
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmdet.registry import MODELS
+from mmdet.utils import ConfigType, OptMultiConfig
+
+P3D_TYPES = ('A', 'B', 'C')
+
+
+class P3DBottleneck(BaseModule):
+    """P3D bottleneck: ``1x1x1`` conv (in-plane stride) -> P3D-A/B/C unit -> ``1x1x1`` conv to 4x planes.
+
+    The unit combines a spatial ``1x3x3`` conv ``S`` and a depth ``3x1x1`` conv ``T``, each followed by norm
+    and ReLU: A = ``T(S(x))``, B = ``S(x) + T(x)``, C = ``s + T(s)`` with ``s = S(x)``.
+
+    Args:
+        in_channels (int): Input channels.
+        planes (int): Bottleneck channels; the output has ``4 * planes``.
+        p3d_type (str): 'A', 'B' or 'C'.
+        stride (int): In-plane stride (carried by the first ``1x1x1`` conv and the shortcut).
+        conv_cfg (dict): Conv config. Default: ``dict(type='Conv3d')``.
+        norm_cfg (dict): Norm config. Default: ``dict(type='GN', num_groups=32)``.
+        with_cp (bool): Checkpoint the block. Default: False.
+        init_cfg (dict or list[dict], optional): Initialization config.
+    """
+    expansion = 4
+
+    def __init__(self,
+                 in_channels: int,
+                 planes: int,
+                 p3d_type: str,
+                 stride: int = 1,
+                 conv_cfg: ConfigType = dict(type='Conv3d'),
+                 norm_cfg: ConfigType = dict(type='GN', num_groups=32, requires_grad=True),
+                 with_cp: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if p3d_type not in P3D_TYPES:
+            raise ValueError(f'p3d_type must be one of {P3D_TYPES}, got {p3d_type!r}')
+        self.p3d_type = p3d_type
+        self.with_cp = with_cp
+        out_channels = planes * self.expansion
+        kw = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, bias=False)
+        self.conv1 = ConvModule(in_channels, planes, 1, stride=(1, stride, stride), **kw)
+        self.conv_s = ConvModule(planes, planes, (1, 3, 3), padding=(0, 1, 1), **kw)
+        self.conv_t = ConvModule(planes, planes, (3, 1, 1), padding=(1, 0, 0), **kw)
+        self.conv3 = ConvModule(planes, out_channels, 1, act_cfg=None, **kw)
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = Sequential(
+                build_conv_layer(conv_cfg, in_channels, out_channels, 1, stride=(1, stride, stride), bias=False),
+                build_norm_layer(norm_cfg, out_channels)[1])
+        else:
+            self.downsample = None
+        self.relu = nn.ReLU(inplace=True)
+
+    def unit(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p3d_type == 'A':
+            return self.conv_t(self.conv_s(x))
+        if self.p3d_type == 'B':
+            return self.conv_s(x) + self.conv_t(x)
+        s = self.conv_s(x)
+        return s + self.conv_t(s)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+
+        def _inner_forward(x):
+            out = self.conv3(self.unit(self.conv1(x)))
+            identity = x if self.downsample is None else self.downsample(x)
+            return out + identity
+
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(_inner_forward, x, use_reentrant=False)
+        else:
+            out = _inner_forward(x)
+        return self.relu(out)
+
+
+@MODELS.register_module()
+class MP3DResNet(BaseModule):
+    """Modified pseudo-3D ResNet of MP3D FPN ("Learning from Multiple Datasets with Heterogeneous and Partial
+    Labels for Universal Lesion Detection in CT", Yan et al., TMI 2021; the MP3D backbone of Zhang et al.).
+
+    Stem ``1x7x7`` conv with stride (1, 2, 2), 64 channels, norm, ReLU, ``3x3x3`` max-pool with stride (1, 2, 2)
+    and padding 1; four stages of :class:`P3DBottleneck` whose middle unit cycles P3D-A/B/C by global block
+    index; the in-plane stride (1, 2, 2) of stages 2-4 sits in the first ``1x1x1`` conv. Nothing pools over
+    slices ("modified" P3D), so D is kept. GN(32) everywhere by default. Outputs 256/512/1024/2048 channels at
+    strides 4/8/16/32.
+
+    Args:
+        depth (int): 63 (stages (3, 4, 6, 3)) or 18 (stages (1, 1, 1, 1), a light variant). Default: 63.
+        in_channels (int): Input channels. Default: 1.
+        base_channels (int): Stem channels and planes of the first stage. Default: 64.
+        out_indices (Sequence[int]): Stages whose outputs are returned. Default: (0, 1, 2, 3).
+        frozen_stages (int): Freeze the stem (0) and stages up to this index (1-based). Default: -1.
+        conv_cfg (dict): Conv config. Default: ``dict(type='Conv3d')``.
+        norm_cfg (dict): Norm config. Default: ``dict(type='GN', num_groups=32)``.
+        norm_eval (bool): Keep BN layers in eval mode while training. Default: False.
+        with_cp (bool): Checkpoint each block. Default: False.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Default: Kaiming on convs, constant 1 on norms.
+
+    Example:
+        >>> import torch
+        >>> self = MP3DResNet(depth=18).eval()
+        >>> outputs = self(torch.rand(1, 1, 3, 64, 64))
+        >>> for out in outputs:
+        ...     print(tuple(out.shape))
+        (1, 256, 3, 16, 16)
+        (1, 512, 3, 8, 8)
+        (1, 1024, 3, 4, 4)
+        (1, 2048, 3, 2, 2)
+    """
+    arch_settings = {18: (1, 1, 1, 1), 63: (3, 4, 6, 3)}
+
+    def __init__(self,
+                 depth: int = 63,
+                 in_channels: int = 1,
+                 base_channels: int = 64,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 conv_cfg: ConfigType = dict(type='Conv3d'),
+                 norm_cfg: ConfigType = dict(type='GN', num_groups=32, requires_grad=True),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: OptMultiConfig = [
+                     dict(type='Kaiming', layer='Conv3d'),
+                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+                 ]) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if depth not in self.arch_settings:
+            raise KeyError(f'MP3DResNet: invalid depth {depth}; choose from {sorted(self.arch_settings)}')
+        self.depth = depth
+        self.stage_blocks = self.arch_settings[depth]
+        if any(i < 0 or i >= len(self.stage_blocks) for i in out_indices):
+            raise ValueError(f'MP3DResNet: out_indices {tuple(out_indices)} must be in 0..3')
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.stem = ConvModule(in_channels, base_channels, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3),
+                               conv_cfg=conv_cfg, norm_cfg=norm_cfg, bias=False)
+        self.maxpool = nn.MaxPool3d(3, stride=(1, 2, 2), padding=1)
+        channels, block_index = base_channels, 0
+        self.res_layers = []
+        self.out_channels = []
+        for i, num_blocks in enumerate(self.stage_blocks):
+            planes = base_channels * 2**i
+            blocks = []
+            for j in range(num_blocks):
+                blocks.append(
+                    P3DBottleneck(channels, planes, P3D_TYPES[block_index % 3], stride=2 if (i > 0 and j == 0)
+                                  else 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, with_cp=with_cp))
+                channels = planes * P3DBottleneck.expansion
+                block_index += 1
+            name = f'layer{i + 1}'
+            self.add_module(name, Sequential(*blocks))
+            self.res_layers.append(name)
+            self.out_channels.append(channels)
+        self._freeze_stages()
+
+    def _freeze_stages(self) -> None:
+        modules = [self.stem] if self.frozen_stages >= 0 else []
+        modules += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """``(N, C, D, H, W)`` -> ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``."""
+        if x.dim() != 5:
+            raise ValueError(f'MP3DResNet expects (N, C, D, H, W) input, got shape {tuple(x.shape)}')
+        x = self.maxpool(self.stem(x))
+        outs = []
+        for i, name in enumerate(self.res_layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def train(self, mode: bool = True) -> 'MP3DResNet':
+        """Set train mode, keeping frozen stages and (with ``norm_eval``) BN layers in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self

@@ -1,0 +1,3 @@
+from .context_mask_rcnn import ContextMaskRCNN
+
+__all__ = ['ContextMaskRCNN']

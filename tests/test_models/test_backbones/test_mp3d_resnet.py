@@ -1,0 +1,54 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmdet.registry import MODELS
+from mmdet3dctx.models import MP3DResNet
+from mmdet3dctx.models.backbones.mp3d_resnet import P3DBottleneck
+
+
+def test_mp3d63_structure():
+    m = MP3DResNet(depth=63)
+    blocks = [b for name in m.res_layers for b in getattr(m, name)]
+    assert len(blocks) == 16
+    assert [b.p3d_type for b in blocks] == [('A', 'B', 'C')[i % 3] for i in range(16)]
+    assert m.out_channels == [256, 512, 1024, 2048]
+    b = blocks[0]
+    assert b.conv_s.conv.kernel_size == (1, 3, 3) and b.conv_t.conv.kernel_size == (3, 1, 1)
+    assert isinstance(b.conv_s.norm, torch.nn.GroupNorm) and b.conv_s.norm.num_groups == 32
+    assert m.stem.conv.kernel_size == (1, 7, 7) and m.stem.conv.stride == (1, 2, 2)
+    assert m.layer2[0].conv1.conv.stride == (1, 2, 2)
+    n = sum(p.numel() for p in m.parameters())
+    assert 20e6 < n < 40e6  # ~ResNet-50 (23.5 M) plus the 3x1x1 depth convs
+
+
+def test_mp3d18_shapes_keep_depth():
+    m = MODELS.build(dict(type='MP3DResNet', depth=18, base_channels=32))
+    m.init_weights()
+    outs = m(torch.rand(2, 1, 5, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(2, 128, 5, 16, 16), (2, 256, 5, 8, 8), (2, 512, 5, 4, 4),
+                                               (2, 1024, 5, 2, 2)]
+    sum(o.mean() for o in outs).backward()
+
+
+@pytest.mark.parametrize('kind', ['A', 'B', 'C'])
+def test_p3d_units_formula(kind):
+    torch.manual_seed(0)
+    blk = P3DBottleneck(32, 32, kind, norm_cfg=dict(type='GN', num_groups=4)).eval()
+    x = torch.randn(1, 32, 3, 8, 8)
+    h = blk.conv1(x)
+
+    def s(t):
+        return blk.conv_s(t)
+
+    def d(t):
+        return blk.conv_t(t)
+
+    unit = {'A': lambda t: d(s(t)), 'B': lambda t: s(t) + d(t), 'C': lambda t: s(t) + d(s(t))}[kind](h)
+    ref = F.relu(blk.conv3(unit) + blk.downsample(x))
+    torch.testing.assert_close(blk(x), ref)
+
+
+def test_bad_depth():
+    with pytest.raises(KeyError, match='depth'):
+        MP3DResNet(depth=50)

@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from mmdet3dctx.models import DenseNet3D
+from ..utils import build, tiny_batch, tiny_model_cfg
+
+
+@pytest.mark.parametrize('op', ['A3DConv', 'NoFusionConv', 'AlignShiftConv'])
+def test_train_step_and_predict(op):
+    model = build(tiny_model_cfg(dict(type=op)))
+    model.train()
+    inputs, samples = tiny_batch(model)
+    assert inputs.shape == (2, 1, 3, 64, 64)
+    losses = model.loss(inputs, samples)
+    for key in ('loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'loss_mask'):
+        assert key in losses
+    total = sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.backbone.denseblock1.denselayer1.conv2.weight.grad is not None
+    model.eval()
+    inputs, samples = tiny_batch(model, training=False)
+    with torch.no_grad():
+        results = model.predict(inputs, samples)
+    assert len(results) == 2
+    pred = results[0].pred_instances
+    assert pred.bboxes.shape[1] == 4 and pred.scores.shape[0] == pred.bboxes.shape[0] <= 50
+    assert model._forward(inputs, samples)
+
+
+def test_thickness_from_data_samples_reaches_the_backbone():
+    model = build(tiny_model_cfg(dict(type='AlignShiftConv'))).eval()
+    inputs, samples = tiny_batch(model, training=False, thickness=(1.0, 8.0))
+    thickness = model.get_thickness(samples)
+    assert thickness.tolist() == [1.0, 8.0]
+    with torch.no_grad():
+        feats = model.extract_feat(inputs, thickness)
+        direct = model.neck(model.backbone(inputs, thickness=torch.tensor([1.0, 8.0])))
+        other = model.extract_feat(inputs, torch.tensor([8.0, 1.0]))
+    torch.testing.assert_close(feats[0], direct[0])
+    assert not torch.allclose(feats[0], other[0])
+    # a missing or NaN interval takes default_thickness
+    samples[0].set_metainfo(dict(input_slice_interval=float('nan')))
+    assert model.get_thickness(samples).tolist() == [model.default_thickness, 8.0]
+
+
+def test_predict_is_per_sample_thickness_consistent():
+    """Sample 0 predicted alone equals sample 0 predicted in a batch with another thickness."""
+    model = build(tiny_model_cfg(dict(type='AlignShiftConv'))).eval()
+    inputs, samples = tiny_batch(model, training=False, thickness=(1.0, 8.0))
+    with torch.no_grad():
+        both = model.extract_feat(inputs, model.get_thickness(samples))[0]
+        alone = model.extract_feat(inputs[:1], model.get_thickness(samples[:1]))[0]
+    torch.testing.assert_close(both[:1], alone, rtol=1e-4, atol=1e-4)
+
+
+def test_backbone_type():
+    model = build(tiny_model_cfg())
+    assert isinstance(model.backbone, DenseNet3D) and model.backbone_takes_thickness
