@@ -216,3 +216,23 @@ def test_map_column(tree, capsys):
     assert code == 0
     value = float(table_rows(out)['run'][-1])
     assert 0 < value <= 100
+
+
+def test_on_a_generated_synthetic_tree(tmp_path, capsys):
+    synthetic = pytest.importorskip('mmdet3dctx.datasets.synthetic')
+    from mmdet3dctx.datasets.dl_info import load_key_slices
+    root = synthetic.make_synthetic_deeplesion(str(tmp_path / 'DeepLesion'), num_patients=12, seed=0, image_size=64)
+    infos = load_key_slices(osp.join(root, 'DL_info.csv'), split='val')
+    assert len(infos) >= 2
+    # Every lesion found with a high score, one low-scored FP in a corner per image; the first image missed.
+    missed = infos[0]
+    dets = [(info['file_name'], [round(v, 4) for v in ins['bbox']], .9) for info in infos[1:]
+            for ins in info['instances']]
+    dets += [(info['file_name'], [0, 0, 2, 2], .1) for info in infos]
+    res = write_csv(tmp_path / 'syn.csv', dets)
+    code, out = run(load_tool(), ['--results', res, '--data-root', root, '--split', 'val', '--no-map'], capsys)
+    assert code == 0
+    total = sum(len(info['instances']) for info in infos)
+    assert f'{len(infos)} key slices, {total} lesions' in out
+    sens = 100 * (total - len(missed['instances'])) / total
+    assert table_rows(out)['syn'][:7] == [f'{sens:.2f}'] * 7
