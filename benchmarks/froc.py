@@ -2,7 +2,7 @@
 
 The loop is the literal implementation of the protocol the unit tests check the fast one against
 (``tests/test_evaluation/froc_loop.py``); both run on the same synthetic detections, their curves are checked
-to be identical, and each is timed with ``time.perf_counter`` (best of several repeats).
+to be identical, and both are timed with ``time.perf_counter``, alternately, best of several repeats.
 
 Usage::
 
@@ -51,13 +51,20 @@ def make_case(num_images, dets_per_image, seed=0):
     return dets, gts
 
 
-def best_time(fn, repeats):
-    times = []
+def side_by_side(fns, repeats):
+    """Best-of-``repeats`` wall times of several functions run in turn, so machine load hits all alike.
+
+    Returns:
+        tuple[list[float], list]: The best time (s) and the last output of each function.
+    """
+    times = [[] for _ in fns]
+    outs = [None] * len(fns)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            outs[i] = fn()
+            times[i].append(time.perf_counter() - t0)
+    return [min(t) for t in times], outs
 
 
 def main():
@@ -69,8 +76,8 @@ def main():
 
     loop = load_loop()
     dets, gts = make_case(args.images, args.dets)
-    t_vec, (sens, fp) = best_time(lambda: froc_curve(dets, gts), args.repeats)
-    t_loop, (sens_ref, fp_ref) = best_time(lambda: loop.froc_curve_loop(dets, gts), args.repeats)
+    (t_vec, t_loop), ((sens, fp), (sens_ref, fp_ref)) = side_by_side(
+        [lambda: froc_curve(dets, gts), lambda: loop.froc_curve_loop(dets, gts)], args.repeats)
     identical = sens.tolist() == sens_ref and fp.tolist() == fp_ref
     levels = (0.5, 1, 2, 4, 8, 16)
     table = interp_sensitivity(sens, fp, levels)
