@@ -259,6 +259,8 @@ def _make_series(rng: np.random.Generator, patient: int, study: int, size: int, 
         if not placed:
             raise RuntimeError(f'could not place a lesion in patient {patient} study {study}; '
                                'lesion_radius_mm too large for the body?')
+        if labelled and all(les.noisy for les in placed):
+            placed[0].noisy = False  # val/test key slices keep a clean lesion, so small trees have both splits
         series.lesions.extend(placed)
 
     z_mid = 0.5 * (series.z(first) + series.z(last))
@@ -337,8 +339,9 @@ def make_synthetic_deeplesion(out_dir: str,
     """Write a synthetic DeepLesion tree: ``DL_info.csv`` and ``Images_png/<series>/<slice:03d>.png``.
 
     All 18 CSV columns are written, with 1-based coordinates, RECIST marks, boxes padded by 5 px, slice intervals
-    of 0.6-5 mm, a ~70/15/15 patient split, some ``Possibly_noisy`` rows and some key slices at the ends of their
-    series. PNGs are 16-bit with HU + 32768.
+    of 0.6-5 mm, a ~70/15/15 patient split, some ``Possibly_noisy`` rows (a val/test key slice always keeps one
+    clean lesion; a train key slice may have only noisy ones) and some key slices at the ends of their series.
+    PNGs are 16-bit with HU + 32768.
 
     Args:
         out_dir (str): Output folder (created).

@@ -1,0 +1,159 @@
+"""Loading of the CT slices around a DeepLesion key slice."""
+import math
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine import fileio
+
+from mmdet.registry import TRANSFORMS
+from ..slice_sampling import (SliceCache, decode_hu_png, interpolation_plan, neighbour_path, slice_positions,
+                              window_hu)
+
+
+@TRANSFORMS.register_module()
+class LoadDeepLesionSlices(BaseTransform):
+    """Load ``num_slices`` CT slices centred on the key slice, ``slice_interval`` mm apart, windowed.
+
+    Slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) sits at slice position ``key + k * slice_interval / interval``,
+    ``interval`` being the series' slice interval from ``DL_info.csv``. A fractional position is linearly
+    interpolated between its two neighbouring slices with the weights of that very offset; a position beyond
+    ``slice_range`` takes the nearest end; a NaN or non-positive interval repeats the key slice. A slice missing
+    inside the range is replaced by the nearest existing slice towards the key slice. HU are then mapped linearly
+    from ``window`` to ``out_range`` with clipping.
+
+    The slices ride in the channel axis, so MMDetection's ``Resize``, ``RandomFlip``, ``Pad`` and
+    ``PackDetInputs`` work unchanged (``PackDetInputs`` turns ``(H, W, D)`` into ``(D, H, W)``).
+
+    Decoded slices are kept in a per-process LRU cache (``cache_size`` slices), so neighbouring key slices of one
+    series do not decode the same PNG twice in a worker; ``cache.hits``/``cache.misses`` count unique slices
+    requested per sample.
+
+    Required Keys:
+
+    - img_path (key slice PNG)
+    - key_slice
+    - slice_range (optional, defaults to the key slice alone)
+    - slice_interval (optional, mm; NaN repeats the key slice)
+
+    Added Keys:
+
+    - img (np.float32, ``(H, W, num_slices)``, the key slice in the middle)
+    - img_shape, ori_shape
+    - slice_positions (fractional slice indices actually used)
+    - input_slice_interval (mm between the stacked slices; NaN when the key slice is repeated)
+
+    ``slice_interval`` is left as read from the annotations (the series' interval).
+
+    Args:
+        num_slices (int): Odd number of slices, the same loader feeds 3-, 7-, 9- and 11-slice models.
+            Defaults to 7.
+        slice_interval (float | None): Spacing of the stacked slices in mm; None stacks the adjacent slices
+            without normalisation (thickness-aware models such as AlignShift). Defaults to 2.0.
+        window (tuple[float]): HU window ``(low, high)``. Defaults to (-1024, 2050).
+        out_range (tuple[float]): Values the window maps to. Defaults to (-50, 205).
+        cache_size (int): Decoded slices kept per process; 0 disables the cache. Defaults to 64.
+        backend_args (dict, optional): MMEngine file backend arguments. Defaults to None.
+
+    Example:
+        >>> from mmdet3dctx.datasets.transforms import LoadDeepLesionSlices
+        >>> load = LoadDeepLesionSlices(num_slices=3, slice_interval=2.0)
+        >>> # results = load(dict(img_path='.../Images_png/000001_01_01/103.png', key_slice=103,
+        >>> #                     slice_range=(90, 120), slice_interval=5.0))
+        >>> # results['img'].shape -> (512, 512, 3)
+    """
+
+    def __init__(self,
+                 num_slices: int = 7,
+                 slice_interval: Optional[float] = 2.0,
+                 window: Tuple[float, float] = (-1024, 2050),
+                 out_range: Tuple[float, float] = (-50, 205),
+                 cache_size: int = 64,
+                 backend_args: Optional[dict] = None) -> None:
+        if num_slices < 1 or num_slices % 2 != 1:
+            raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
+        if slice_interval is not None and not slice_interval > 0:
+            raise ValueError(f'slice_interval must be positive or None, got {slice_interval}')
+        if window[1] <= window[0]:
+            raise ValueError(f'window must be (low, high) with low < high, got {window}')
+        self.num_slices = int(num_slices)
+        self.slice_interval = None if slice_interval is None else float(slice_interval)
+        self.window = (float(window[0]), float(window[1]))
+        self.out_range = (float(out_range[0]), float(out_range[1]))
+        self.backend_args = backend_args
+        self.cache = SliceCache(cache_size)
+
+    def _decode(self, path: str) -> np.ndarray:
+        return decode_hu_png(fileio.get(path, backend_args=self.backend_args), path)
+
+    def _exists(self, path: str) -> bool:
+        return path in self.cache or fileio.exists(path, backend_args=self.backend_args)
+
+    def _resolve(self, key_path: str, key: int, index: int) -> str:
+        """Path of slice ``index``, or of the nearest existing slice towards the key slice."""
+        step = 1 if index < key else -1
+        while index != key:
+            path = neighbour_path(key_path, index)
+            if self._exists(path):
+                return path
+            index += step
+        return key_path
+
+    def transform(self, results: dict) -> dict:
+        """Load the slices.
+
+        Args:
+            results (dict): With ``img_path``, ``key_slice`` and optionally ``slice_range`` and
+                ``slice_interval``.
+
+        Returns:
+            dict: ``results`` with ``img`` and the keys listed in the class docstring.
+        """
+        key_path = results['img_path']
+        key = int(results['key_slice'])
+        srange = tuple(results.get('slice_range') or (key, key))
+        interval = results.get('slice_interval', math.nan)
+        interval = math.nan if interval is None else float(interval)
+        if not self._exists(key_path):
+            raise FileNotFoundError(f'key slice not found: {key_path}')
+        positions = slice_positions(key, self.num_slices, self.slice_interval, interval, srange)
+        plan = interpolation_plan(positions)
+        paths = {}
+        for i0, i1, _ in plan:
+            for i in (i0, i1):
+                if i not in paths:
+                    paths[i] = key_path if i == key else self._resolve(key_path, key, i)
+        decoded = {p: self.cache.get(p, self._decode) for p in dict.fromkeys(paths.values())}
+        shape = decoded[key_path].shape
+        slices = []
+        for i0, i1, w in plan:
+            a = decoded[paths[i0]]
+            if a.shape != shape:
+                raise ValueError(f'{paths[i0]}: shape {a.shape} differs from the key slice {key_path} {shape}')
+            if w == 0.0:
+                hu = a
+            else:
+                b = decoded[paths[i1]]
+                if b.shape != shape:
+                    raise ValueError(f'{paths[i1]}: shape {b.shape} differs from the key slice {key_path} {shape}')
+                hu = cv2.addWeighted(a.astype(np.float32), 1.0 - w, b.astype(np.float32), w, 0.0)
+            slices.append(window_hu(hu, self.window, self.out_range))
+        img = slices[0][..., None] if len(slices) == 1 else cv2.merge(slices)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        results['slice_positions'] = [float(p) for p in positions]
+        if self.slice_interval is None:
+            results['input_slice_interval'] = interval
+        elif math.isfinite(interval) and interval > 0:
+            results['input_slice_interval'] = self.slice_interval
+        else:
+            results['input_slice_interval'] = math.nan
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_slices={self.num_slices}, slice_interval={self.slice_interval}, '
+                f'window={self.window}, out_range={self.out_range}, cache_size={self.cache.maxsize}, '
+                f'backend_args={self.backend_args})')
+

@@ -1,0 +1,130 @@
+import math
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from mmdet.registry import TRANSFORMS
+from mmdet3dctx.datasets.transforms import LoadDeepLesionSlices
+from .helpers import write_constant_series, write_slice
+
+W, H = 40, 24  # non-square: catches (H, W) mix-ups
+WINDOW = (-1024, 2050)
+
+
+def expected(hu):
+    return np.clip(-50 + (np.asarray(hu, np.float64) + 1024) * 255 / 3074, -50, 205)
+
+
+@pytest.fixture()
+def series(tmp_path):
+    """Slices 5..15 of one series, slice i holding 10 * i HU everywhere."""
+    write_constant_series(str(tmp_path), '000001_01_01', 5, 15, lambda i: 10 * i, size=(W, H))
+    return str(tmp_path / 'Images_png' / '000001_01_01')
+
+
+def _results(folder, key, interval, srange=(5, 15)):
+    return dict(img_path=osp.join(folder, f'{key:03d}.png'), key_slice=key, slice_range=srange,
+                slice_interval=interval)
+
+
+def _load(results, **kwargs):
+    cfg = dict(type='LoadDeepLesionSlices', num_slices=7, slice_interval=2.0, window=WINDOW, out_range=(-50, 205))
+    cfg.update(kwargs)
+    return TRANSFORMS.build(cfg)(results)
+
+
+def test_fractional_positions_are_interpolated_per_offset(series):
+    # 2 mm from a 2.5 mm series: positions 10 + 0.8 k, so HU = 10 * (10 + 0.8 k) = 100 + 8 k.
+    out = _load(_results(series, 10, 2.5))
+    img = out['img']
+    assert img.dtype == np.float32 and img.shape == (H, W, 7)
+    assert out['img_shape'] == (H, W) and out['ori_shape'] == (H, W)
+    hu = 100 + 8 * np.arange(-3, 4)
+    np.testing.assert_allclose(img[0, 0], expected(hu), atol=1e-4)
+    assert (img == img[:1, :1]).all()  # every pixel of a slice alike
+    np.testing.assert_allclose(out['slice_positions'], 10 + 0.8 * np.arange(-3, 4), atol=1e-12)
+    assert out['slice_interval'] == 2.5 and out['input_slice_interval'] == 2.0
+
+
+def test_key_slice_is_the_middle(series):
+    out = _load(_results(series, 12, 0.7), num_slices=3)
+    # 2 mm / 0.7 mm = 2.857 slices: positions 9.143, 12, 14.857
+    p = 2.0 / 0.7
+    np.testing.assert_allclose(out['img'][0, 0], expected([10 * (12 - p), 120, 10 * (12 + p)]), atol=1e-4)
+
+
+def test_positions_beyond_the_series_take_the_nearest_end(series):
+    out = _load(_results(series, 6, 1.0))  # positions 0, 2, 4 -> 5; 6, 8, 10, 12
+    np.testing.assert_allclose(out['img'][0, 0], expected([50, 50, 50, 60, 80, 100, 120]), atol=1e-4)
+    out = _load(_results(series, 15, 5.0))  # positions 13.8 .. 16.2: beyond 15 -> 15
+    np.testing.assert_allclose(out['img'][0, 0], expected([138, 142, 146, 150, 150, 150, 150]), atol=1e-4)
+
+
+@pytest.mark.parametrize('interval', [math.nan, 0.0, -2.0, None])
+def test_no_interval_repeats_the_key_slice(series, interval):
+    out = _load(_results(series, 9, interval))
+    np.testing.assert_allclose(out['img'][0, 0], expected([90] * 7), atol=1e-4)
+    assert math.isnan(out['input_slice_interval'])
+
+
+def test_missing_neighbour_takes_the_nearest_towards_the_key(series):
+    os.remove(osp.join(series, '012.png'))
+    os.remove(osp.join(series, '013.png'))
+    out = _load(_results(series, 10, 1.0))  # positions 4..16 step 2 -> 5, 6, 8, 10, 12->11, 14, 15
+    np.testing.assert_allclose(out['img'][0, 0], expected([50, 60, 80, 100, 110, 140, 150]), atol=1e-4)
+
+
+def test_missing_key_slice_is_an_error(series):
+    with pytest.raises(FileNotFoundError, match='key slice not found: .*020.png'):
+        _load(_results(series, 20, 1.0, (5, 25)))
+
+
+def test_interpolation_of_real_images(tmp_path):
+    rng = np.random.default_rng(0)
+    slices = {i: rng.integers(-1000, 1000, (H, W)) for i in range(1, 6)}
+    for i, hu in slices.items():
+        write_slice(str(tmp_path), '000002_01_01', i, hu)
+    res = dict(img_path=str(tmp_path / 'Images_png/000002_01_01/003.png'), key_slice=3, slice_range=(1, 5),
+               slice_interval=1.5)
+    img = _load(res, num_slices=5)['img']  # positions 3 + k * 4/3: 0.333->1, 1.667, 3, 4.333, 5.667->5
+    w = 2 / 3
+    hu = [slices[1], (1 - w) * slices[1] + w * slices[2], slices[3], (1 - 1 / 3) * slices[4] + 1 / 3 * slices[5],
+          slices[5]]
+    np.testing.assert_allclose(img, np.stack([expected(h) for h in hu], -1), atol=2e-3)
+
+
+def test_window_clips(tmp_path):
+    write_constant_series(str(tmp_path), '000003_01_01', 1, 3, lambda i: [-3000, 0, 3000][i - 1], size=(W, H))
+    res = dict(img_path=str(tmp_path / 'Images_png/000003_01_01/002.png'), key_slice=2, slice_range=(1, 3),
+               slice_interval=2.0)
+    img = _load(res, num_slices=3, window=(-175, 275), out_range=(0, 1))['img']
+    np.testing.assert_allclose(img[0, 0], [0, 175 / 450, 1], atol=1e-6)
+
+
+def test_raw_adjacent_slices(series):
+    out = _load(_results(series, 10, 5.0), num_slices=5, slice_interval=None)
+    np.testing.assert_allclose(out['img'][0, 0], expected([80, 90, 100, 110, 120]), atol=1e-4)
+    assert out['input_slice_interval'] == 5.0
+
+
+def test_one_slice(series):
+    out = _load(_results(series, 10, 5.0), num_slices=1)
+    assert out['img'].shape == (H, W, 1)
+
+
+def test_neighbouring_key_slices_hit_the_cache(series):
+    load = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, cache_size=16)
+    load(_results(series, 10, 1.0))  # slices 9, 10, 11
+    assert (load.cache.hits, load.cache.misses) == (0, 3)
+    load(_results(series, 11, 1.0))  # 10, 11 cached; 12 decoded
+    assert (load.cache.hits, load.cache.misses) == (2, 4)
+    load(_results(series, 11, 1.0))
+    assert load.cache.hit_rate == pytest.approx(5 / 9)
+
+
+def test_bad_arguments():
+    for bad in (dict(num_slices=4), dict(num_slices=0), dict(slice_interval=0), dict(window=(5, 5))):
+        with pytest.raises(ValueError):
+            LoadDeepLesionSlices(**bad)
