@@ -1,0 +1,170 @@
+"""Linking 2D detections on consecutive slices into 3D lesion candidates (numpy only)."""
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` ``(M, 4)`` with every box in ``b`` ``(N, 4)``, continuous coordinates."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def mask_diameters(mask: np.ndarray) -> Tuple[float, float]:
+    """RECIST-like long and short axes of a binary mask, in pixels.
+
+    Long axis: the largest distance between two boundary points (maximum Feret diameter). Short axis: the
+    extent of the mask perpendicular to the long axis.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return 0.0, 0.0
+    pts = np.stack([xs, ys], 1).astype(np.float64)
+    if len(pts) > 2000:  # the hull's points carry the diameters
+        import cv2
+        pts = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
+    i, j = np.unravel_index(np.argmax(d), d.shape)
+    long_axis = float(d[i, j]) + 1.0  # pixel extent: centres +1
+    if long_axis <= 1.0:
+        return 1.0, 1.0
+    u = (pts[j] - pts[i]) / (long_axis - 1.0)
+    perp = pts @ np.array([-u[1], u[0]])
+    return long_axis, float(perp.max() - perp.min()) + 1.0
+
+
+@dataclass
+class LesionFinding:
+    """A 3D lesion candidate: 2D detections linked over consecutive slices.
+
+    Attributes:
+        slices (list[int]): slice indices (into the volume) of the linked detections, increasing.
+        boxes (np.ndarray): ``(S, 4)`` boxes ``x1, y1, x2, y2`` per linked slice.
+        scores (np.ndarray): ``(S,)`` scores per linked slice.
+        key_slice (int): the slice of the best-scoring detection.
+        box (np.ndarray): that detection's box.
+        score (float): the best score.
+        diameters_mm (tuple[float, float]): long and short axis on the key slice in mm (from the mask when
+            there is one, else from the box: its longer and shorter side).
+        extent_mm (float): length over slices, ``(positions[last] − positions[first]) + slice interval``.
+    """
+    slices: List[int]
+    boxes: np.ndarray
+    scores: np.ndarray
+    key_slice: int = 0
+    box: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    score: float = 0.0
+    diameters_mm: Tuple[float, float] = (0.0, 0.0)
+    diameters_from: str = 'box'
+    extent_mm: float = 0.0
+
+    @property
+    def slice_range(self) -> Tuple[int, int]:
+        return (self.slices[0], self.slices[-1])
+
+    def to_dict(self) -> dict:
+        return dict(slice_range=list(self.slice_range), num_slices=len(self.slices), key_slice=int(self.key_slice),
+                    box=[round(float(v), 2) for v in self.box], score=round(float(self.score), 5),
+                    long_diameter_mm=round(self.diameters_mm[0], 2), short_diameter_mm=round(self.diameters_mm[1], 2),
+                    diameters_from=self.diameters_from, extent_mm=round(self.extent_mm, 2),
+                    per_slice=[dict(slice=int(s), box=[round(float(v), 2) for v in b], score=round(float(c), 5))
+                               for s, b, c in zip(self.slices, self.boxes, self.scores)])
+
+
+def link_detections(slice_indices: Sequence[int],
+                    boxes: Sequence[np.ndarray],
+                    scores: Sequence[np.ndarray],
+                    masks: Optional[Sequence[Optional[np.ndarray]]] = None,
+                    positions: Optional[Sequence[float]] = None,
+                    pixel_spacing: Tuple[float, float] = (1.0, 1.0),
+                    slice_interval: float = 1.0,
+                    iou_thr: float = 0.3,
+                    max_gap: int = 1,
+                    min_slices: int = 1) -> List[LesionFinding]:
+    """Overlap-based tracking of 2D detections across slices into 3D lesion candidates.
+
+    Slices are visited in order; each detection joins the track whose last box (at most ``max_gap`` slices
+    back; 1 = consecutive slices only) overlaps it most with IoU ≥ ``iou_thr`` — greedily, best pairs first,
+    one detection per track and slice — or starts a new track. Tracks shorter than ``min_slices`` are dropped.
+    Findings are sorted by score, best first.
+
+    Args:
+        slice_indices (Sequence[int]): the volume index of each processed slice, increasing.
+        boxes (Sequence[np.ndarray]): per slice, ``(K, 4)`` boxes ``x1, y1, x2, y2`` in pixels.
+        scores (Sequence[np.ndarray]): per slice, ``(K,)`` scores.
+        masks (Sequence[np.ndarray], optional): per slice, ``(K, H, W)`` binary masks (or None).
+        positions (Sequence[float], optional): slice positions in mm for every volume index.
+        pixel_spacing (tuple[float, float]): ``(y, x)`` mm per pixel for the diameters.
+        slice_interval (float): mm between slices (used when ``positions`` is not given).
+        iou_thr (float): minimum IoU to link two boxes. Default: 0.3.
+        max_gap (int): largest slice-index step between linked detections. Default: 1.
+        min_slices (int): shortest kept track. Default: 1.
+
+    Returns:
+        list[LesionFinding]
+    """
+    if not (len(slice_indices) == len(boxes) == len(scores)):
+        raise ValueError('slice_indices, boxes and scores need one entry per slice')
+    if list(slice_indices) != sorted(slice_indices):
+        raise ValueError('slice_indices must be increasing')
+    tracks = []  # each: dict(slices, boxes, scores, dets)
+    for t, z in enumerate(slice_indices):
+        b = np.asarray(boxes[t], dtype=np.float64).reshape(-1, 4)
+        s = np.asarray(scores[t], dtype=np.float64).reshape(-1)
+        open_tracks = [k for k, tr in enumerate(tracks) if 0 < z - tr['slices'][-1] <= max_gap]
+        assigned = np.full(len(b), -1)
+        if open_tracks and len(b):
+            last = np.stack([tracks[k]['boxes'][-1] for k in open_tracks])
+            iou = box_iou(b, last)
+            pairs = sorted(((iou[i, j], i, j) for i in range(len(b)) for j in range(len(open_tracks))
+                            if iou[i, j] >= iou_thr), reverse=True)
+            used = set()
+            for _, i, j in pairs:
+                if assigned[i] < 0 and j not in used:
+                    assigned[i] = open_tracks[j]
+                    used.add(j)
+        for i in range(len(b)):
+            mask = None if masks is None or masks[t] is None else masks[t][i]
+            if assigned[i] >= 0:
+                tr = tracks[assigned[i]]
+            else:
+                tr = dict(slices=[], boxes=[], scores=[], masks=[])
+                tracks.append(tr)
+            tr['slices'].append(int(z))
+            tr['boxes'].append(b[i])
+            tr['scores'].append(float(s[i]))
+            tr['masks'].append(mask)
+    findings = []
+    for tr in tracks:
+        if len(tr['slices']) < min_slices:
+            continue
+        best = int(np.argmax(tr['scores']))
+        box = tr['boxes'][best]
+        mask = tr['masks'][best]
+        sy, sx = pixel_spacing
+        if mask is not None and np.any(mask):
+            long_px, short_px = mask_diameters(mask)
+            mm = (long_px * (sx + sy) / 2, short_px * (sx + sy) / 2)
+            source = 'mask'
+        else:
+            w, h = (box[2] - box[0]) * sx, (box[3] - box[1]) * sy
+            mm, source = (max(w, h), min(w, h)), 'box'
+        if positions is not None:
+            extent = abs(positions[tr['slices'][-1]] - positions[tr['slices'][0]]) + slice_interval
+        else:
+            extent = (tr['slices'][-1] - tr['slices'][0] + 1) * slice_interval
+        findings.append(LesionFinding(slices=tr['slices'], boxes=np.stack(tr['boxes']), scores=np.array(tr['scores']),
+                                      key_slice=tr['slices'][best], box=box, score=tr['scores'][best],
+                                      diameters_mm=(float(mm[0]), float(mm[1])), diameters_from=source,
+                                      extent_mm=float(extent)))
+    findings.sort(key=lambda f: -f.score)
+    return findings

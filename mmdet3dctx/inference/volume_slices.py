@@ -1,0 +1,27 @@
+"""Model inputs from a CT volume, built exactly as training builds them from DeepLesion PNGs."""
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+from mmdet3dctx.datasets.slice_sampling import interpolation_plan, slice_positions, window_hu
+from mmdet3dctx.io import CTVolume
+
+
+def volume_slice_input(volume: CTVolume, key: int, num_slices: int, slice_interval: Optional[float] = 2.0,
+                       window: Tuple[float, float] = (-1024, 2050),
+                       out_range: Tuple[float, float] = (-50, 205)) -> np.ndarray:
+    """The ``(H, W, num_slices)`` float32 input for key slice ``key`` of ``volume``.
+
+    The same interval normalisation, interpolation, clamping and windowing as ``LoadDeepLesionSlices``: slice
+    ``k`` sits at ``key + k · slice_interval / interval`` with the volume's slice interval, fractional
+    positions are interpolated between their neighbours, positions past the ends take the end slices.
+    """
+    if not 0 <= key < volume.num_slices:
+        raise IndexError(f'key slice {key} outside the volume of {volume.num_slices} slices')
+    positions = slice_positions(key, num_slices, slice_interval, volume.slice_interval, (0, volume.num_slices - 1))
+    slices = []
+    for i0, i1, w in interpolation_plan(positions):
+        hu = volume.hu[i0] if w == 0.0 else cv2.addWeighted(volume.hu[i0], 1.0 - w, volume.hu[i1], w, 0.0)
+        slices.append(window_hu(hu, window, out_range))
+    return np.ascontiguousarray(np.stack(slices, axis=-1), dtype=np.float32)
