@@ -8,8 +8,7 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
-from ..slice_sampling import (SliceCache, decode_hu_png, interpolation_plan, neighbour_path, slice_positions,
-                              window_hu)
+from ..slice_sampling import SliceCache, decode_hu_png, interpolation_plan, neighbour_path, slice_positions
 
 
 @TRANSFORMS.register_module()
@@ -126,20 +125,24 @@ class LoadDeepLesionSlices(BaseTransform):
                     paths[i] = key_path if i == key else self._resolve(key_path, key, i)
         decoded = {p: self.cache.get(p, self._decode) for p in dict.fromkeys(paths.values())}
         shape = decoded[key_path].shape
+        for p, a in decoded.items():
+            if a.shape != shape:
+                raise ValueError(f'{p}: shape {a.shape} differs from the key slice {key_path} {shape}')
+        # The window is linear up to its clipping, so map each slice once, interpolate, then clip once.
+        (lo, hi), (olo, ohi) = self.window, self.out_range
+        scale = np.float32((ohi - olo) / (hi - lo))
+        offset = np.float32(olo - lo * (ohi - olo) / (hi - lo))
+        mapped = {}
+        for p, a in decoded.items():
+            m = np.multiply(a, scale, dtype=np.float32)
+            m += offset
+            mapped[p] = m
         slices = []
         for i0, i1, w in plan:
-            a = decoded[paths[i0]]
-            if a.shape != shape:
-                raise ValueError(f'{paths[i0]}: shape {a.shape} differs from the key slice {key_path} {shape}')
-            if w == 0.0:
-                hu = a
-            else:
-                b = decoded[paths[i1]]
-                if b.shape != shape:
-                    raise ValueError(f'{paths[i1]}: shape {b.shape} differs from the key slice {key_path} {shape}')
-                hu = cv2.addWeighted(a.astype(np.float32), 1.0 - w, b.astype(np.float32), w, 0.0)
-            slices.append(window_hu(hu, self.window, self.out_range))
-        img = slices[0][..., None] if len(slices) == 1 else cv2.merge(slices)
+            a = mapped[paths[i0]]
+            slices.append(a if w == 0.0 else cv2.addWeighted(a, 1.0 - w, mapped[paths[i1]], w, 0.0))
+        img = slices[0][..., None].copy() if len(slices) == 1 else cv2.merge(slices)
+        np.clip(img, min(olo, ohi), max(olo, ohi), out=img)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
