@@ -19,7 +19,8 @@ def _same(a, b):
 def test_json_round_trip_equals_csv(tmp_path):
     csv_path = write_csv(tmp_path / 'DL_info.csv', [
         row(key=10, Bounding_boxes='16.25, 21.5, 46.125, 41.75', Spacing_mm_px_='0.8, 0.8, nan', Patient_age=''),
-        row(key=10, Possibly_noisy=1, Bounding_boxes='1, 1, 20, 20', Spacing_mm_px_='0.8, 0.8, nan', Measurement_coordinates='6, 10, 16, 10, 11, 6, 11, 14'),
+        row(key=10, Possibly_noisy=1, Bounding_boxes='1, 1, 20, 20', Spacing_mm_px_='0.8, 0.8, nan',
+            Measurement_coordinates='6, 10, 16, 10, 11, 6, 11, 14'),
         row(key=12, Train_Val_Test=3, Coarse_lesion_type=6),
     ])
     infos = load_key_slices(str(csv_path), skip_noisy=False)

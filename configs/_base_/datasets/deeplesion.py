@@ -5,6 +5,7 @@
 # re-evaluate this file's pipelines when a leaf redefines a variable, so a leaf that changes them also rebuilds
 # the pipelines (copy the lists below), e.g. `num_slices = 3` plus its own `train_pipeline`/`test_pipeline` and
 # `train_dataloader = dict(dataset=dict(pipeline=train_pipeline))` (the same for val/test).
+default_scope = 'mmdet'
 custom_imports = dict(imports=['mmdet3dctx'], allow_failed_imports=False)
 
 dataset_type = 'DeepLesionDataset'
