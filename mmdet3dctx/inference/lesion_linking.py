@@ -19,27 +19,34 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
-def mask_diameters(mask: np.ndarray) -> Tuple[float, float]:
-    """RECIST-like long and short axes of a binary mask, in pixels.
+def mask_diameters(mask: np.ndarray, spacing: Tuple[float, float] = (1.0, 1.0)) -> Tuple[float, float]:
+    """RECIST-like long and short axes of a binary mask, in mm (pixels with the default spacing).
 
-    Long axis: the largest distance between two boundary points (maximum Feret diameter). Short axis: the
-    extent of the mask perpendicular to the long axis.
+    Long axis: the largest distance between two mask pixels (maximum Feret diameter) plus one pixel's extent
+    along it. Short axis: the extent of the mask perpendicular to the long axis.
+
+    Args:
+        mask (np.ndarray): ``(H, W)`` bool.
+        spacing (tuple[float, float]): ``(y, x)`` mm per pixel.
     """
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
         return 0.0, 0.0
+    sy, sx = float(spacing[0]), float(spacing[1])
     pts = np.stack([xs, ys], 1).astype(np.float64)
     if len(pts) > 2000:  # the hull's points carry the diameters
         import cv2
         pts = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    pts = pts * np.array([sx, sy])
     d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
     i, j = np.unravel_index(np.argmax(d), d.shape)
-    long_axis = float(d[i, j]) + 1.0  # pixel extent: centres +1
-    if long_axis <= 1.0:
-        return 1.0, 1.0
-    u = (pts[j] - pts[i]) / (long_axis - 1.0)
-    perp = pts @ np.array([-u[1], u[0]])
-    return long_axis, float(perp.max() - perp.min()) + 1.0
+    if d[i, j] == 0:
+        return max(sx, sy), min(sx, sy)
+    u = (pts[j] - pts[i]) / d[i, j]
+    v = np.array([-u[1], u[0]])
+    pixel = lambda w: abs(w[0]) * sx + abs(w[1]) * sy  # noqa: E731  (a pixel's extent along w)
+    perp = pts @ v
+    return float(d[i, j] + pixel(u)), float(perp.max() - perp.min() + pixel(v))
 
 
 @dataclass
@@ -152,9 +159,7 @@ def link_detections(slice_indices: Sequence[int],
         mask = tr['masks'][best]
         sy, sx = pixel_spacing
         if mask is not None and np.any(mask):
-            long_px, short_px = mask_diameters(mask)
-            mm = (long_px * (sx + sy) / 2, short_px * (sx + sy) / 2)
-            source = 'mask'
+            mm, source = mask_diameters(mask, (sy, sx)), 'mask'
         else:
             w, h = (box[2] - box[0]) * sx, (box[3] - box[1]) * sy
             mm, source = (max(w, h), min(w, h)), 'box'

@@ -40,7 +40,7 @@ def test_mask_diameters_of_a_rectangle_and_ellipse():
     m = np.zeros((50, 50), bool)
     m[10:13, 5:45] = True  # 40 x 3 px
     long_axis, short_axis = mask_diameters(m)
-    assert long_axis == pytest.approx(np.hypot(39, 2) + 1, abs=1e-6) and 3 <= short_axis <= 5.5  # perpendicular to the diagonal
+    assert long_axis == pytest.approx(np.hypot(39, 2) + 41 / np.hypot(39, 2), abs=1e-6) and 3 <= short_axis <= 5.5  # perpendicular to the diagonal
     yy, xx = np.mgrid[:101, :101]
     ell = ((xx - 50) / 30.0) ** 2 + ((yy - 50) / 10.0) ** 2 <= 1
     long_axis, short_axis = mask_diameters(ell)
@@ -51,7 +51,14 @@ def test_masks_give_diameters_in_mm():
     m = np.zeros((1, 30, 30), bool)
     m[0, 5:8, 5:25] = True
     found = link_detections([0], [np.array([[5, 5, 25, 8]])], [np.array([0.9])], masks=[m], pixel_spacing=(0.5, 0.5))
-    assert found[0].diameters_from == 'mask' and found[0].diameters_mm[0] == pytest.approx(0.5 * (np.hypot(19, 2) + 1))
+    assert found[0].diameters_from == 'mask'
+    assert found[0].diameters_mm[0] == pytest.approx(0.5 * (np.hypot(19, 2) + 21 / np.hypot(19, 2)))
+    # anisotropic pixels: 20 px at 0.8 mm across, 3 px at 0.5 mm down
+    m2 = np.zeros((30, 30), bool)
+    m2[5:8, 5:25] = True
+    from mmdet3dctx.inference import mask_diameters
+    long_axis, short_axis = mask_diameters(m2, (0.5, 0.8))
+    assert long_axis == pytest.approx(16.06, abs=0.01) and 1.5 < short_axis < 3.0  # perpendicular to the diagonal
 
 
 def test_bad_input():

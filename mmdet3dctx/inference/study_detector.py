@@ -1,0 +1,74 @@
+"""Running a trained lesion detector over every slice of a CT study."""
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from mmdet3dctx.io import CTVolume
+from .lesion_linking import LesionFinding, link_detections
+from .transforms import inference_pipeline
+
+
+class CTStudyDetector:
+    """A detector config + checkpoint applied to CT volumes, slice by slice, then linked in 3D.
+
+    Every key slice gets the input training would have built for it (slice count, interval normalisation and
+    window from the config's test pipeline); batches of slices go through the model's ``test_step``; the 2D
+    detections above ``score_thr`` are linked over consecutive slices into :class:`LesionFinding` s.
+
+    Args:
+        config (str | Config): detector config.
+        checkpoint (str, optional): weights to load (a local path).
+        device (str): 'cpu' or 'cuda:0'. Default: 'cpu'.
+        score_thr (float): minimum score of a 2D detection. Default: 0.5.
+        batch_size (int): slices per forward pass. Default: 8.
+        link_iou (float): IoU linking boxes of consecutive slices. Default: 0.3.
+    """
+
+    def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu', score_thr: float = 0.5,
+                 batch_size: int = 8, link_iou: float = 0.3) -> None:
+        import mmdet3dctx  # noqa: F401  (registers the plugins)
+        from mmdet.apis import init_detector
+        from mmengine.config import Config
+        from mmengine.dataset import Compose
+
+        from mmdet3dctx.utils import allow_mmengine_checkpoints
+        allow_mmengine_checkpoints()
+        cfg = Config.fromfile(config) if isinstance(config, str) else config
+        pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
+        self.pipeline_cfg = inference_pipeline(pipeline)
+        self.model = init_detector(cfg, checkpoint or None, device=device)
+        self.pipeline = Compose(self.pipeline_cfg)
+        self.score_thr, self.batch_size, self.link_iou = score_thr, batch_size, link_iou
+        self.with_mask = bool(getattr(self.model, 'with_mask', False))
+
+    def detect_slices(self, volume: CTVolume, slice_ids: Sequence[int],
+                      progress: Optional[Callable[[int], None]] = None
+                      ) -> Tuple[List[np.ndarray], List[np.ndarray], List[Optional[np.ndarray]]]:
+        """Per-slice boxes ``(K, 4)``, scores ``(K,)`` and masks ``(K, H, W)`` (or None) in pixel coordinates."""
+        from mmengine.dataset import pseudo_collate
+        boxes, scores, masks = [], [], []
+        for start in range(0, len(slice_ids), self.batch_size):
+            ids = slice_ids[start:start + self.batch_size]
+            data = pseudo_collate([self.pipeline(dict(volume=volume, key_index=int(k))) for k in ids])
+            with torch.no_grad():
+                preds = self.model.test_step(data)
+            for p in preds:
+                inst = p.pred_instances
+                keep = inst.scores >= self.score_thr
+                boxes.append(inst.bboxes[keep].cpu().numpy())
+                scores.append(inst.scores[keep].cpu().numpy())
+                m = inst.get('masks')
+                masks.append(m[keep].cpu().numpy().astype(bool) if m is not None else None)
+            if progress is not None:
+                progress(len(ids))
+        return boxes, scores, masks
+
+    def __call__(self, volume: CTVolume, slice_ids: Optional[Sequence[int]] = None,
+                 progress: Optional[Callable[[int], None]] = None) -> List[LesionFinding]:
+        """3D lesion candidates of ``volume`` (all slices, or ``slice_ids``), best first."""
+        slice_ids = list(range(volume.num_slices)) if slice_ids is None else sorted(slice_ids)
+        boxes, scores, masks = self.detect_slices(volume, slice_ids, progress)
+        return link_detections(slice_ids, boxes, scores, masks if self.with_mask else None,
+                               positions=volume.positions, pixel_spacing=volume.spacing[1:],
+                               slice_interval=volume.slice_interval, iou_thr=self.link_iou)
