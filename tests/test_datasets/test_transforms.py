@@ -164,3 +164,15 @@ def test_mmdet_flip_resize_pad_handle_many_slices():
     assert (res['img'][60:] == 0).all() and (res['img'][:, 80:] == 0).all()
     packed = TRANSFORMS.build(dict(type='PackDetInputs'))(res)
     assert tuple(packed['inputs'].shape) == (11, 64, 96)
+
+
+def test_why_not_mmdet_random_affine():
+    """MMDetection's RandomAffine pads the 4th slice of a 7-slice image with 0, not with its border value."""
+    t = TRANSFORMS.build(dict(type='RandomAffine', max_rotate_degree=0, max_translate_ratio=0.0,
+                              scaling_ratio_range=(0.5, 0.5), max_shear_degree=0, border_val=(-50, -50, -50)))
+    out = t(dict(img=np.ones((32, 32, D), np.float32), gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)),
+                 gt_bboxes_labels=np.zeros(0, np.int64), gt_ignore_flags=np.zeros(0, bool)))
+    assert out['img'][31, 31].tolist() == [-50, -50, -50, 0, -50, -50, -50]
+    ours = _fixed(RandomShiftScaleRotate(prob=1.0, border_value=-50.0), scale=0.5)(dict(img=np.ones((32, 32, D),
+                                                                                                    np.float32)))
+    assert ours['img'][0, 0].tolist() == [-50.0] * D

@@ -39,9 +39,10 @@ class RandomShiftScaleRotate(BaseTransform):
     """Random shift, scale and rotation about the image centre, the same for every slice, box and mask.
 
     The augmentation of the DeepLesion detectors (A3D, AlignShift: shift 0.04, scale 0.2, rotation 15 degrees,
-    p = 0.8). MMDetection's ``RandomAffine`` rotates about the image corner, has no probability, leaves masks
-    alone and pads with a 3-vector that OpenCV cycles over the channels of a ``(H, W, D)`` image (D > 4); this
-    transform warps about the centre and works for any D.
+    p = 0.8). MMDetection's ``RandomAffine`` rotates about the image corner, has no probability, raises on masks,
+    and pads with a 3-vector that OpenCV extends to ``(v, v, v, 0)`` and repeats over the channels, so the 4th,
+    8th, ... slices of a ``(H, W, D)`` image get 0 outside the source; this transform warps about the centre,
+    handles masks and pads every slice with ``border_value``.
 
     The matrix is ``cv2.getRotationMatrix2D(centre, angle, scale)`` with ``centre = ((w - 1) / 2, (h - 1) / 2)``,
     then a shift of ``(dx * w, dy * h)``; ``angle ~ U(-rotate_limit, rotate_limit)`` degrees (counter-clockwise
