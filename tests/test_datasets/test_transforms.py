@@ -173,6 +173,5 @@ def test_why_not_mmdet_random_affine():
     out = t(dict(img=np.ones((32, 32, D), np.float32), gt_bboxes=HorizontalBoxes(np.zeros((0, 4), np.float32)),
                  gt_bboxes_labels=np.zeros(0, np.int64), gt_ignore_flags=np.zeros(0, bool)))
     assert out['img'][31, 31].tolist() == [-50, -50, -50, 0, -50, -50, -50]
-    ours = _fixed(RandomShiftScaleRotate(prob=1.0, border_value=-50.0), scale=0.5)(dict(img=np.ones((32, 32, D),
-                                                                                                    np.float32)))
-    assert ours['img'][0, 0].tolist() == [-50.0] * D
+    ours = _fixed(RandomShiftScaleRotate(prob=1.0, border_value=-50.0), scale=0.5)
+    assert ours(dict(img=np.ones((32, 32, D), np.float32)))['img'][0, 0].tolist() == [-50.0] * D
