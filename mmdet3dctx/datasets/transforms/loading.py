@@ -8,7 +8,8 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
-from ..slice_sampling import SliceCache, decode_hu_png, interpolation_plan, neighbour_path, slice_positions
+from ..slice_sampling import (SliceCache, decode_hu_png, interpolation_plan, neighbour_path, slice_positions,
+                              window_hu)
 
 
 @TRANSFORMS.register_module()
@@ -128,21 +129,16 @@ class LoadDeepLesionSlices(BaseTransform):
         for p, a in decoded.items():
             if a.shape != shape:
                 raise ValueError(f'{p}: shape {a.shape} differs from the key slice {key_path} {shape}')
-        # The window is linear up to its clipping, so map each slice once, interpolate, then clip once.
-        (lo, hi), (olo, ohi) = self.window, self.out_range
-        scale = np.float32((ohi - olo) / (hi - lo))
-        offset = np.float32(olo - lo * (ohi - olo) / (hi - lo))
-        mapped = {}
-        for p, a in decoded.items():
-            m = np.multiply(a, scale, dtype=np.float32)
-            m += offset
-            mapped[p] = m
         slices = []
         for i0, i1, w in plan:
-            a = mapped[paths[i0]]
-            slices.append(a if w == 0.0 else cv2.addWeighted(a, 1.0 - w, mapped[paths[i1]], w, 0.0))
-        img = slices[0][..., None].copy() if len(slices) == 1 else cv2.merge(slices)
-        np.clip(img, min(olo, ohi), max(olo, ohi), out=img)
+            a = decoded[paths[i0]]
+            if w == 0.0:
+                hu = a
+            else:
+                hu = cv2.addWeighted(a.astype(np.float32), 1.0 - w, decoded[paths[i1]].astype(np.float32), w, 0.0)
+            # Interpolate HU, then window: the order inference (mmdet3dctx.inference) reproduces bit for bit.
+            slices.append(window_hu(hu, self.window, self.out_range))
+        img = slices[0][..., None] if len(slices) == 1 else cv2.merge(slices)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
