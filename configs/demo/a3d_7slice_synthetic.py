@@ -1,0 +1,93 @@
+# The demo (`make demo`): the A3D detector of configs/deeplesion/a3d_7slice.py shrunk to train in a few minutes
+# on a 2-core CPU, on the synthetic DeepLesion tree (made on first use by tools/train.py or tools/demo.py,
+# as `python tools/make_synthetic_deeplesion.py --out data/synthetic/demo_200p_128px --num-patients 200
+# --image-size 128` would). Same design: DenseNet3D + A3D convolutions (fewer and narrower dense layers), D x 1 x 1
+# reduction, top-down fusion to one stride-4 map, Mask R-CNN (ellipse masks from the RECIST axes).
+_base_ = '../deeplesion/a3d_7slice.py'
+
+data_root = 'data/synthetic/demo_200p_128px'
+synthetic = dict(num_patients=200, seed=0, image_size=128)  # tools/train.py makes the tree if missing
+num_slices = 7
+slice_interval = 2.0
+window = (-1024, 2050)
+out_range = (-50, 205)
+img_scale = (128, 128)
+context_conv = dict(type='A3DConv')
+max_epochs = 16
+meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
+             'slice_interval', 'input_slice_interval', 'instances', 'file_name')
+
+model = dict(
+    data_preprocessor=dict(mean=[50.], std=[50.]),
+    backbone=dict(
+        num_slices=num_slices,
+        context_conv=context_conv,
+        block_config=(2, 3, 4),
+        growth_rate=16,
+        bn_size=4,
+        num_init_features=32),
+    neck=dict(
+        reduction=dict(num_slices=num_slices), neck=dict(in_channels=[64, 80, 104], out_channels=128)),
+    rpn_head=dict(
+        in_channels=128,
+        feat_channels=128,
+        anchor_generator=dict(scales=[2, 3, 4, 6, 8])),  # 8-32 px: lesion boxes at 128 px are 10-30 px
+    roi_head=dict(  # sampling_ratio=2: RoIAlign's backward is one of the costliest CPU ops here
+        bbox_roi_extractor=dict(out_channels=128, roi_layer=dict(sampling_ratio=2)),
+        bbox_head=dict(in_channels=128, fc_out_channels=256),
+        mask_roi_extractor=dict(out_channels=128, roi_layer=dict(sampling_ratio=2)),
+        mask_head=dict(in_channels=128, num_convs=2, conv_out_channels=64)),
+    train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300)),
+    test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=100)))
+
+train_pipeline = [
+    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
+         out_range=out_range),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=False),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomShiftScaleRotate', shift_limit=0.04, scale_limit=0.2, rotate_limit=15, prob=0.5,
+         border_value=out_range[0]),
+    dict(type='PackDetInputs', meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
+         out_range=out_range),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs', meta_keys=meta_keys),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    batch_sampler=None,
+    dataset=dict(data_root=data_root, ann_file='DL_info.csv', ellipse_masks=True, pipeline=train_pipeline))
+test_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root, ann_file='DL_info.csv', pipeline=test_pipeline))
+test_evaluator = dict(type='DeepLesionMetric', compute_map=False)
+# no validation during the demo: it trains, then tests once
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs + 1)
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[12], gamma=0.1)
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
+    clip_grad=dict(max_norm=35, norm_type=2))
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_epochs, save_best=None, max_keep_ckpts=1),
+    visualization=dict(draw=False))
+log_processor = dict(window_size=10)
+randomness = dict(seed=0)
