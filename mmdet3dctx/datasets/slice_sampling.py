@@ -112,6 +112,32 @@ def window_hu(hu: np.ndarray, window: Tuple[float, float], out_range: Tuple[floa
     return res
 
 
+def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Callable[[int], np.ndarray],
+                          window: Tuple[float, float], out_range: Tuple[float, float]) -> np.ndarray:
+    """The model input: each planned slice interpolated in HU, windowed, stacked on the last axis.
+
+    The one place where training (``LoadDeepLesionSlices``) and inference (``mmdet3dctx.inference``) turn
+    slices into an input, so both give the same array bit for bit.
+
+    Args:
+        plan: ``(i0, i1, w)`` per input slice (:func:`interpolation_plan`): ``(1 - w) * S[i0] + w * S[i1]``.
+        slice_hu (Callable[[int], np.ndarray]): HU ``(H, W)`` of slice ``i``.
+        window, out_range: see :func:`window_hu`.
+
+    Returns:
+        np.ndarray: float32 ``(H, W, len(plan))``.
+    """
+    slices = []
+    for i0, i1, w in plan:
+        a = slice_hu(i0)
+        if w == 0.0:
+            hu = a
+        else:
+            hu = cv2.addWeighted(a.astype(np.float32), 1.0 - w, slice_hu(i1).astype(np.float32), w, 0.0)
+        slices.append(window_hu(hu, window, out_range))
+    return slices[0][..., None] if len(slices) == 1 else cv2.merge(slices)
+
+
 class SliceCache:
     """Least-recently-used cache of decoded slices, with hit and miss counters.
 

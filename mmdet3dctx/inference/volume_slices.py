@@ -1,10 +1,9 @@
 """Model inputs from a CT volume, built exactly as training builds them from DeepLesion PNGs."""
 from typing import Optional, Tuple
 
-import cv2
 import numpy as np
 
-from mmdet3dctx.datasets.slice_sampling import interpolation_plan, slice_positions, window_hu
+from mmdet3dctx.datasets.slice_sampling import interpolation_plan, slice_positions, stack_windowed_slices
 from mmdet3dctx.io import CTVolume
 
 
@@ -34,9 +33,5 @@ def volume_slice_input(volume: CTVolume, key: int, num_slices: int, slice_interv
 
     positions = slice_positions(key_number, num_slices, slice_interval, volume.slice_interval,
                                 (numbers[0], numbers[-1]))
-    slices = []
-    for i0, i1, w in interpolation_plan(positions):
-        a = volume.hu[row(i0)]
-        hu = a if w == 0.0 else cv2.addWeighted(a, 1.0 - w, volume.hu[row(i1)], w, 0.0)
-        slices.append(window_hu(hu, window, out_range))
-    return np.ascontiguousarray(np.stack(slices, axis=-1), dtype=np.float32)
+    img = stack_windowed_slices(interpolation_plan(positions), lambda i: volume.hu[row(i)], window, out_range)
+    return np.ascontiguousarray(img, dtype=np.float32)

@@ -2,14 +2,13 @@
 import math
 from typing import Optional, Tuple
 
-import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
 from ..slice_sampling import (SliceCache, decode_hu_png, interpolation_plan, neighbour_path, slice_positions,
-                              window_hu)
+                              stack_windowed_slices)
 
 
 @TRANSFORMS.register_module()
@@ -129,16 +128,7 @@ class LoadDeepLesionSlices(BaseTransform):
         for p, a in decoded.items():
             if a.shape != shape:
                 raise ValueError(f'{p}: shape {a.shape} differs from the key slice {key_path} {shape}')
-        slices = []
-        for i0, i1, w in plan:
-            a = decoded[paths[i0]]
-            if w == 0.0:
-                hu = a
-            else:
-                hu = cv2.addWeighted(a.astype(np.float32), 1.0 - w, decoded[paths[i1]].astype(np.float32), w, 0.0)
-            # Interpolate HU, then window: the order inference (mmdet3dctx.inference) reproduces bit for bit.
-            slices.append(window_hu(hu, self.window, self.out_range))
-        img = slices[0][..., None] if len(slices) == 1 else cv2.merge(slices)
+        img = stack_windowed_slices(plan, lambda i: decoded[paths[i]], self.window, self.out_range)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
