@@ -1,0 +1,243 @@
+"""``init_cfg=dict(type='Pretrained2D', ...)``: a 2D ImageNet checkpoint into a 3D-context backbone."""
+import os.path as osp
+import re
+from collections import Counter, OrderedDict
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger, print_log
+from mmengine.model.weight_init import update_init_info
+from mmengine.registry import WEIGHT_INITIALIZERS
+
+from mmdet3dctx.ops import inflate_state_dict
+from mmdet3dctx.ops.weight_utils import INFLATE_MODES, RGB_TO_GREY_MODES
+from .key_maps import densenet_2d_to_3d, resnet_2d_to_3d, resnet_2d_to_mp3d, strip_prefixes
+
+_URL = re.compile(r'^[a-z0-9+.-]+://', re.I)
+
+
+def load_local_state_dict(path: str) -> 'OrderedDict[str, torch.Tensor]':
+    """The state dict of a local checkpoint file (``state_dict`` / ``model`` entry or the dict itself).
+
+    URLs and ``torchvision://``-style names are refused: nothing is downloaded.
+
+    Raises:
+        ValueError: ``path`` is a URL or the file holds no tensors.
+        FileNotFoundError: ``path`` does not exist.
+    """
+    if _URL.match(str(path)):
+        raise ValueError(f'Pretrained2D: checkpoint={path!r} is a URL; download it yourself and give the local '
+                         'file path (nothing is downloaded here)')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Pretrained2D: checkpoint file not found: {path}')
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    if isinstance(ckpt, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(ckpt.get(key), dict):
+                ckpt = ckpt[key]
+                break
+    state = OrderedDict((k, v) for k, v in ckpt.items() if isinstance(v, torch.Tensor)) if isinstance(
+        ckpt, dict) else OrderedDict()
+    if not state:
+        raise ValueError(f'Pretrained2D: {path} holds no state dict of tensors')
+    return state
+
+
+def summarise_keys(keys: List[str], limit: int = 40) -> str:
+    """Keys grouped by pattern (digits -> ``*``) with counts, e.g. ``layer*.*.conv*.weight (48)``.
+
+    Example:
+        >>> print(summarise_keys(['layer1.0.conv1.weight', 'layer1.1.conv1.weight', 'fc.bias']))
+        layer*.*.conv*.weight (2), fc.bias
+    """
+    counts = Counter(re.sub(r'\d+', '*', k) for k in keys)
+    parts = [f'{p} ({n})' if n > 1 else p for p, n in counts.items()]
+    if len(parts) > limit:
+        parts = parts[:limit] + [f'... {len(parts) - limit} more patterns']
+    return ', '.join(parts) if parts else '-'
+
+
+def _init_p3d_depth_convs(module: nn.Module) -> List[str]:
+    """Start the P3D units of an MP3D backbone as their spatial conv (see ``Pretrained2DInit``)."""
+    from mmdet3dctx.models.backbones.mp3d_resnet import P3DBottleneck
+    names = []
+    for name, m in module.named_modules():
+        if not isinstance(m, P3DBottleneck):
+            continue
+        w = m.conv_t.conv.weight
+        with torch.no_grad():
+            w.zero_()
+            if m.p3d_type == 'A':
+                idx = torch.arange(w.shape[0])
+                w[idx, idx, w.shape[2] // 2] = 1.0
+        names.append(f'{name}.conv_t.conv.weight' if name else 'conv_t.conv.weight')
+    return names
+
+
+@WEIGHT_INITIALIZERS.register_module(name='Pretrained2D')
+class Pretrained2DInit:
+    """Initialise a 3D-context backbone from a 2D (RGB) ImageNet checkpoint, a local file.
+
+    ``init_cfg=dict(type='Pretrained2D', checkpoint='densenet121.pth', rgb_to_grey='sum')`` on
+    :class:`~mmdet3dctx.models.DenseNet3D`, :class:`~mmdet3dctx.models.ResNet3D` or
+    :class:`~mmdet3dctx.models.MP3DResNet`:
+
+    1. keys are renamed from torchvision's DenseNet-121 layout (``features.``, old ``norm.1`` names) or
+       torchvision / MMDetection ResNet layout (``backbone.``) to the backbone's own names (see
+       :mod:`mmdet3dctx.pretraining.key_maps`); classifiers and layers the backbone does not have are skipped;
+    2. the RGB stem kernel becomes one grey channel (``rgb_to_grey``; ``sum`` is exact for a grey image fed
+       as RGB);
+    3. 2D kernels go into the context operators: they already hold a 2D ``weight`` (NoFusion, A3D, ACS, TSM,
+       AlignShift, P3D's in-plane conv), I3D kernels are inflated over depth (``inflate``), and Conv3d layers
+       with ``1 x k x k`` kernels (MP3D) receive the 2D kernel on their single depth tap. Operator-only
+       parameters (A3D mixing matrices, P3D depth kernels) keep their own initialisation.
+
+    For MP3D, whose P3D units add depth convs ``conv_t`` without a 2D counterpart, ``depth_init='identity'``
+    sets them so each unit starts as its spatial conv when the norms are identities (BN in eval mode with
+    fresh statistics): centre-tap identity for P3D-A (``T(S(x)) = S(x)`` since ``S(x) >= 0``), zeros for
+    P3D-B and P3D-C (``T = 0``). With such norms and ``NoFusionConv``-like per-slice layers the converted
+    backbone reproduces the 2D network slice by slice (MP3D: on volumes of identical slices, since its stem
+    max-pool spans 3 slices).
+
+    The loaded, skipped (in the checkpoint, not used, with the reason) and missing (in the model, not loaded)
+    keys are logged with the MMEngine logger; a checkpoint of which nothing loads raises a ``RuntimeError``.
+    As MMEngine's ``Pretrained``, the loaded weights have the final word: the module's children are initialised
+    (their own ``init_weights``) before loading and marked initialised after it. Put it last in an init_cfg
+    list, e.g. ``[dict(type='Kaiming', layer='Conv3d'), dict(type='Pretrained2D', checkpoint=...)]``.
+
+    Args:
+        checkpoint (str): Local path of the 2D checkpoint (``.pth``; torchvision state dict or an
+            MMEngine/MMDetection checkpoint with ``state_dict``). URLs are refused.
+        rgb_to_grey (str, optional): ``'sum'``, ``'mean'`` or ``'green'``: how a 3-channel stem becomes one
+            channel; None requires matching input channels. Default: 'sum'.
+        inflate (str): ``'average'`` or ``'center'``: inflation of 2D kernels into full 3D (I3D) kernels.
+            Default: 'average'.
+        prefix (str, optional): Only keys under this prefix (removed) are used, e.g. ``'backbone.'`` of a
+            detector checkpoint. Default: None (``module.``/``backbone.``/``features.`` are stripped anyway).
+        arch (str, optional): Key layout: ``'densenet'``, ``'resnet'``, ``'mp3d'`` or ``'plain'`` (names as
+            they are). Default: None (from the module's class).
+        depth_init (str, optional): ``'identity'`` or None, for MP3D's depth convs (see above).
+            Default: 'identity'.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from mmdet.models.backbones import ResNet
+        >>> from mmdet3dctx.models import MP3DResNet
+        >>> path = tempfile.mkdtemp() + '/r50.pth'
+        >>> torch.save(ResNet(depth=50).state_dict(), path)  # a 2D ImageNet-style ResNet-50
+        >>> model = MP3DResNet(depth=63)  # GN: BN statistics are skipped
+        >>> report = Pretrained2DInit(checkpoint=path).convert(model)  # what init_weights() does, unlogged
+        >>> len(report['loaded']), len(report['skipped']), len(report['missing']), report['rgb_reduced']
+        (159, 159, 48, ['stem.conv.weight'])
+    """
+
+    def __init__(self,
+                 checkpoint: str,
+                 rgb_to_grey: Optional[str] = 'sum',
+                 inflate: str = 'average',
+                 prefix: Optional[str] = None,
+                 arch: Optional[str] = None,
+                 depth_init: Optional[str] = 'identity') -> None:
+        if rgb_to_grey is not None and rgb_to_grey not in RGB_TO_GREY_MODES:
+            raise ValueError(f'Pretrained2D: rgb_to_grey must be one of {RGB_TO_GREY_MODES} or None, '
+                             f'got {rgb_to_grey!r}')
+        if inflate not in INFLATE_MODES:
+            raise ValueError(f'Pretrained2D: inflate must be one of {INFLATE_MODES}, got {inflate!r}')
+        if arch not in (None, 'densenet', 'resnet', 'mp3d', 'plain'):
+            raise ValueError(f"Pretrained2D: arch must be 'densenet', 'resnet', 'mp3d', 'plain' or None, "
+                             f'got {arch!r}')
+        if depth_init not in (None, 'identity'):
+            raise ValueError(f"Pretrained2D: depth_init must be 'identity' or None, got {depth_init!r}")
+        self.checkpoint = checkpoint
+        self.rgb_to_grey = rgb_to_grey
+        self.inflate = inflate
+        self.prefix = prefix
+        self.arch = arch
+        self.depth_init = depth_init
+
+    def _arch_of(self, module: nn.Module) -> str:
+        if self.arch is not None:
+            return self.arch
+        names = [c.__name__ for c in type(module).__mro__]
+        if 'DenseNet3D' in names:
+            return 'densenet'
+        if 'MP3DResNet' in names:
+            return 'mp3d'
+        if 'ResNet' in names:
+            return 'resnet'
+        return 'plain'
+
+    def convert(self, module: nn.Module) -> Dict[str, list]:
+        """Load the checkpoint into ``module`` and return the report (``loaded``, ``inflated``,
+        ``rgb_reduced``, ``skipped`` (``key: reason``), ``missing``, ``depth_init``)."""
+        state = load_local_state_dict(self.checkpoint)
+        if self.prefix:
+            prefix = self.prefix if self.prefix.endswith('.') else self.prefix + '.'
+            state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
+            if not state:
+                raise RuntimeError(f'Pretrained2D: prefix={self.prefix!r} matches no key of {self.checkpoint}')
+        arch = self._arch_of(module)
+        if arch == 'densenet':
+            state, dropped = densenet_2d_to_3d(state)
+        elif arch == 'resnet':
+            state, dropped = resnet_2d_to_3d(state)
+        elif arch == 'mp3d':
+            state, dropped = resnet_2d_to_mp3d(state, module)
+        else:
+            state, dropped = strip_prefixes(state), {}
+        target = module.state_dict()
+        if self.rgb_to_grey is None:
+            for k, v in list(state.items()):
+                if v.dim() >= 4 and k in target and v.shape[1] == 3 and target[k].shape[1] == 1:
+                    dropped[k] = f'RGB kernel {tuple(v.shape)} for a grey input and rgb_to_grey=None'
+                    del state[k]
+        converted, rep = inflate_state_dict(state, target, inflate=self.inflate, rgb_mode=self.rgb_to_grey or 'sum')
+        skipped = {k: why for k, why in dropped.items()}
+        skipped.update({k: 'not in the model' for k in rep['unexpected']})
+        for item in rep['shape_mismatch']:
+            key, shapes = item.split(': ', 1)
+            skipped[key] = f'shape {shapes}'
+        if not converted:
+            src = ', '.join(list(state)[:5]) or '-'
+            dst = ', '.join(list(target)[:5])
+            raise RuntimeError(f'Pretrained2D: no key of {self.checkpoint} matches {type(module).__name__} '
+                               f'(arch={arch!r}); checkpoint keys after renaming: {src}, ...; model keys: {dst}, ...')
+        incompatible = module.load_state_dict(converted, strict=False)
+        if incompatible.unexpected_keys:  # cannot happen: every converted key is a model key
+            raise RuntimeError(f'Pretrained2D: unexpected keys {incompatible.unexpected_keys}')
+        report = dict(loaded=list(converted), inflated=rep['inflated'], rgb_reduced=rep['rgb_reduced'],
+                      skipped=skipped, missing=rep['missing'], depth_init=[])
+        if arch == 'mp3d' and self.depth_init == 'identity':
+            report['depth_init'] = _init_p3d_depth_convs(module)
+        return report
+
+    def __call__(self, module: nn.Module) -> None:
+        # children first (what BaseModule.init_weights would do after this initializer), then the checkpoint
+        for child in module.children():
+            if hasattr(child, 'init_weights') and not getattr(child, 'is_init', False):
+                child.init_weights()
+        report = self.convert(module)
+        for child in module.children():
+            if hasattr(child, 'init_weights'):
+                child.is_init = True
+        module.pretrained_2d_report = report
+        logger = MMLogger.get_current_instance()
+        name = type(module).__name__
+        lines = [
+            f'Pretrained2D: {name} <- {self.checkpoint}: {len(report["loaded"])} tensors loaded '
+            f'({len(report["inflated"])} inflated over depth, {len(report["rgb_reduced"])} RGB->grey '
+            f'by {self.rgb_to_grey!r}), {len(report["skipped"])} checkpoint keys skipped, '
+            f'{len(report["missing"])} model keys missing',
+            f'  loaded: {summarise_keys(report["loaded"])}',
+            f'  inflated: {summarise_keys(report["inflated"])}',
+            f'  RGB->grey: {summarise_keys(report["rgb_reduced"])}',
+            '  skipped: ' + ('; '.join(f'{k} ({why})' for k, why in list(report['skipped'].items())[:40]) or '-')
+            + (f'; ... {len(report["skipped"]) - 40} more' if len(report['skipped']) > 40 else ''),
+            f'  missing (own initialisation kept): {summarise_keys(report["missing"])}',
+        ]
+        if report['depth_init']:
+            lines.append(f'  depth convs set to start as their spatial conv: {summarise_keys(report["depth_init"])}')
+        print_log('\n'.join(lines), logger=logger)
+        if hasattr(module, '_params_init_info'):
+            update_init_info(module, init_info=f'Pretrained2D: load from {self.checkpoint}')
