@@ -1,4 +1,5 @@
 """Mask R-CNN over a 3D-context backbone, passing each sample's slice interval to the backbone."""
+import contextlib
 import copy
 import inspect
 import math
@@ -86,7 +87,18 @@ class ContextMaskRCNN(MaskRCNN):
         return x
 
     def _feats(self, batch_inputs: Tensor, batch_data_samples: Optional[SampleList]) -> Tuple[Tensor, ...]:
-        return self.extract_feat(batch_inputs, self.get_thickness(batch_data_samples, batch_inputs.device))
+        x = self.extract_feat(batch_inputs, self.get_thickness(batch_data_samples, batch_inputs.device))
+        if batch_inputs.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
+            x = tuple(f.float() for f in x)  # the heads run in float32 on CPU, see _heads_context
+        return x
+
+    @staticmethod
+    def _heads_context(x: Tuple[Tensor, ...]):
+        """CPU bf16 autocast (``--amp`` on CPU) covers backbone and neck only: MMCV's CPU NMS and RoIAlign take
+        float32, so the heads run with autocast off. GPU autocast is left as it is."""
+        if x[0].device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
+            return torch.autocast('cpu', enabled=False)
+        return contextlib.nullcontext()
 
     def _rpn_results(self, x, batch_data_samples: SampleList):
         if self.with_rpn:
@@ -96,12 +108,17 @@ class ContextMaskRCNN(MaskRCNN):
     def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> tuple:
         """Network forward without post-processing (as ``TwoStageDetector._forward``)."""
         x = self._feats(batch_inputs, batch_data_samples)
-        rpn_results_list = self._rpn_results(x, batch_data_samples)
-        return (self.roi_head.forward(x, rpn_results_list, batch_data_samples), )
+        with self._heads_context(x):
+            rpn_results_list = self._rpn_results(x, batch_data_samples)
+            return (self.roi_head.forward(x, rpn_results_list, batch_data_samples), )
 
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
         """Losses of RPN and RoI heads (as ``TwoStageDetector.loss``)."""
         x = self._feats(batch_inputs, batch_data_samples)
+        with self._heads_context(x):
+            return self._head_losses(x, batch_data_samples)
+
+    def _head_losses(self, x: Tuple[Tensor, ...], batch_data_samples: SampleList) -> dict:
         losses = dict()
         if self.with_rpn:
             proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
@@ -122,6 +139,7 @@ class ContextMaskRCNN(MaskRCNN):
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
         """Detections (and masks) per sample (as ``TwoStageDetector.predict``)."""
         x = self._feats(batch_inputs, batch_data_samples)
-        rpn_results_list = self._rpn_results(x, batch_data_samples)
-        results_list = self.roi_head.predict(x, rpn_results_list, batch_data_samples, rescale=rescale)
+        with self._heads_context(x):
+            rpn_results_list = self._rpn_results(x, batch_data_samples)
+            results_list = self.roi_head.predict(x, rpn_results_list, batch_data_samples, rescale=rescale)
         return self.add_pred_to_datasample(batch_data_samples, results_list)

@@ -57,3 +57,18 @@ def test_predict_is_per_sample_thickness_consistent():
 def test_backbone_type():
     model = build(tiny_model_cfg())
     assert isinstance(model.backbone, DenseNet3D) and model.backbone_takes_thickness
+
+
+def test_cpu_bf16_autocast_runs_backbone_in_bf16_heads_in_fp32():
+    model = build(tiny_model_cfg())
+    model.train()
+    inputs, samples = tiny_batch(model)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert model.extract_feat(inputs)[0].dtype == torch.bfloat16
+        losses = model.loss(inputs, samples)  # MMCV's CPU NMS/RoIAlign need float32 heads
+    assert losses['loss_cls'].dtype == torch.float32 and torch.isfinite(losses['loss_cls'])
+    model.eval()
+    inputs, samples = tiny_batch(model, training=False)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        results = model.predict(inputs, samples)
+    assert results[0].pred_instances.bboxes.dtype == torch.float32
