@@ -1,4 +1,5 @@
-# ACS: 2D kernels split over axial/coronal/sagittal views (3 slices); otherwise the A3D setting (the A3D paper's comparison table).
+# ACS: 2D kernels split over axial/coronal/sagittal views (3 slices);
+# otherwise the A3D setting (the A3D paper's comparison table).
 _base_ = './a3d_3slice.py'
 
 model = dict(backbone=dict(context_conv=dict(_delete_=True, type='ACSConv')))

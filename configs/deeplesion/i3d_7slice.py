@@ -1,4 +1,5 @@
-# I3D: 3x3x3 kernels inflated from 2D (7 slices); otherwise the A3D setting (the A3D paper's comparison table).
+# I3D: 3x3x3 kernels inflated from 2D (7 slices);
+# otherwise the A3D setting (the A3D paper's comparison table).
 _base_ = './a3d_7slice.py'
 
 model = dict(backbone=dict(context_conv=dict(_delete_=True, type='I3DConv')))

@@ -102,3 +102,8 @@ class ResNet3D(ResNet):
                              'call forward(x, thickness)')
         with bind_thickness(self, thickness):
             return super().forward(x)
+
+    def train(self, mode: bool = True) -> 'ResNet3D':
+        """As ``ResNet.train`` (frozen stages, ``norm_eval``), returning the module like ``nn.Module.train``."""
+        super().train(mode)
+        return self
