@@ -1,8 +1,10 @@
 """Pretraining and weight transfer: 2D checkpoints into 3D backbones, COCO as pseudo-3D, slice-count transfer."""
 from .key_maps import densenet_2d_to_3d, resnet_2d_to_3d, resnet_2d_to_mp3d, strip_prefixes
 from .pretrained_2d import Pretrained2DInit, load_local_state_dict
+from .rgb_to_pseudo3d import RGBToPseudo3D
+from .synthetic_coco import COCO_CATEGORIES, make_synthetic_coco
 
 __all__ = [
     'Pretrained2DInit', 'load_local_state_dict', 'densenet_2d_to_3d', 'resnet_2d_to_3d', 'resnet_2d_to_mp3d',
-    'strip_prefixes'
+    'strip_prefixes', 'RGBToPseudo3D', 'make_synthetic_coco', 'COCO_CATEGORIES'
 ]
