@@ -14,6 +14,6 @@ except ModuleNotFoundError as e:  # only a missing MMDetection is tolerated, not
     HAS_MMDET = False
 
 if HAS_MMDET:
-    from . import datasets, evaluation, inference, models, pretraining  # noqa: F401  (registers the plugins)
+    from . import datasets, engine, evaluation, inference, models, pretraining  # noqa: F401  (registers the plugins)
 
 __all__ = ['__version__', 'HAS_MMDET']

@@ -5,8 +5,10 @@ _DONE = False
 
 
 def allow_mmengine_checkpoints() -> None:
-    """Allow-list the few non-tensor types MMEngine checkpoints hold (the message hub's ``HistoryBuffer``,
-    numpy arrays, dtypes and scalars) for ``torch.load(weights_only=True)``, instead of turning the check off.
+    """Allow-list the few non-tensor types MMEngine checkpoints hold (the message hub's ``HistoryBuffer``
+    with its bound statistics methods, pickled through ``getattr``; numpy arrays, dtypes and scalars;
+    ``collections.Counter`` of the multi-step schedulers) for ``torch.load(weights_only=True)``, instead of
+    turning the check off.
     Idempotent; a no-op on PyTorch without ``add_safe_globals``."""
     global _DONE
     add = getattr(torch.serialization, 'add_safe_globals', None)
@@ -14,7 +16,8 @@ def allow_mmengine_checkpoints() -> None:
         return
     import numpy as np
     from mmengine.logging import HistoryBuffer
-    safe = [HistoryBuffer, np.ndarray, np.dtype]
+    import collections
+    safe = [HistoryBuffer, np.ndarray, np.dtype, getattr, collections.Counter, collections.OrderedDict]
     for mod_name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
         try:
             mod = __import__(mod_name, fromlist=['_reconstruct', 'scalar'])

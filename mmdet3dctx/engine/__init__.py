@@ -1,0 +1,6 @@
+"""Training-loop pieces: the safe runner (atomic checkpoints, clear load errors), the NaN guard, per-epoch reseeding."""
+from .epoch_reseed_hook import EpochReseedHook
+from .nan_guard_hook import NaNGuardHook, NonFiniteLossError
+from .safe_runner import CheckpointError, SafeRunner
+
+__all__ = ['SafeRunner', 'CheckpointError', 'NaNGuardHook', 'NonFiniteLossError', 'EpochReseedHook']
