@@ -14,11 +14,11 @@ from .no_fusion import NoFusionConv
 from .p3d import P3DConv
 from .shift import TSMConv, slice_shift
 from .slice_group_norm import SliceGroupNorm
-from .weight_utils import inflate_2d_weight, inflate_state_dict, rgb_to_grey
+from .weight_utils import inflate_2d_weight, inflate_patch_embedding, inflate_state_dict, rgb_to_grey
 
 __all__ = [
     'ContextConv2dBase', 'NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv',
     'AlignShiftConv', 'a3d_fuse', 'acs_conv3d', 'view_conv3d', 'default_acs_split', 'slice_shift', 'align_shift',
     'bind_thickness', 'convert_2d_to_3d', 'InPlaneUpsample', 'CONTEXT_CONVS', 'build_context_conv',
-    'get_context_conv_class', 'SliceGroupNorm', 'inflate_2d_weight', 'rgb_to_grey', 'inflate_state_dict'
+    'get_context_conv_class', 'SliceGroupNorm', 'inflate_2d_weight', 'inflate_patch_embedding', 'rgb_to_grey', 'inflate_state_dict'
 ]

@@ -49,6 +49,28 @@ def rgb_to_grey(weight: torch.Tensor, mode: str = 'sum', channel_dim: int = 1) -
     raise ValueError(f'rgb_to_grey mode must be one of {RGB_TO_GREY_MODES}, got {mode!r}')
 
 
+def inflate_patch_embedding(weight: torch.Tensor, num_slices: int, mode: str = 'center',
+                            rgb_mode: str = 'sum') -> torch.Tensor:
+    """Turn an RGB patch embedding ``(C, 3, P, P)`` (any ``Conv2d`` over RGB) into one over ``num_slices`` grey
+    slices stacked as channels, ``(C, D, P, P)``.
+
+    RGB is reduced to grey first (:func:`rgb_to_grey`, ``sum`` by default: exact for a grey image fed as RGB),
+    then spread over the slices: ``center`` puts it on the key slice ``D // 2`` with zeros elsewhere (the model
+    starts as the 2D model on the key slice); ``average`` gives every slice ``W / D`` (on a volume whose slices
+    are all equal it is the 2D model). A grey ``(C, 1, P, P)`` embedding skips the reduction.
+    """
+    if mode not in INFLATE_MODES:
+        raise ValueError(f'inflate mode must be one of {INFLATE_MODES}, got {mode!r}')
+    if weight.dim() != 4 or weight.shape[1] not in (1, 3):
+        raise ValueError(f'expected a (C, 3, P, P) or (C, 1, P, P) patch embedding, got {tuple(weight.shape)}')
+    grey = rgb_to_grey(weight, rgb_mode) if weight.shape[1] == 3 else weight
+    if mode == 'average':
+        return grey.repeat(1, num_slices, 1, 1) / num_slices
+    out = grey.new_zeros((grey.shape[0], num_slices) + tuple(grey.shape[2:]))
+    out[:, num_slices // 2] = grey[:, 0]
+    return out
+
+
 def inflate_state_dict(state_dict: Mapping[str, torch.Tensor],
                        target: Mapping[str, torch.Tensor],
                        inflate: str = 'average',

@@ -1,5 +1,6 @@
 from .densenet3d import DenseNet3D
+from .inflated_swin import InflatedSwinTransformer
 from .mp3d_resnet import MP3DResNet
 from .resnet3d import ResNet3D
 
-__all__ = ['DenseNet3D', 'ResNet3D', 'MP3DResNet']
+__all__ = ['DenseNet3D', 'ResNet3D', 'MP3DResNet', 'InflatedSwinTransformer']
