@@ -1,0 +1,21 @@
+# 3DCE baseline (Yan et al., MICCAI 2018) in this toolkit: MMDetection's ResNet-50 over 3 groups of 3 slices
+# (9 slices 2.5 mm apart), each group through the whole shared network, groups fused per level by a 1x1 conv,
+# then a 256-channel FPN and the MP3D config's Faster R-CNN heads, data settings and 24-epoch schedule.
+# A 2D ImageNet/COCO ResNet-50 checkpoint loads from a local file:
+#   --cfg-options model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=resnet50.pth
+_base_ = '../deeplesion/mp3d63_9slice.py'
+
+num_slices = 9
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='ThickenedResNet',
+        depth=50,
+        num_slices=num_slices,
+        fusion='3dce',
+        ssa=False,
+        out_indices=(0, 1, 2, 3),
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        style='pytorch'),
+    neck=dict(_delete_=True, type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5))

@@ -1,0 +1,65 @@
+"""The 2D-network routes (configs/deeplesion_2d): every config builds at full size; a shrunk copy trains a step
+and predicts on tiny inputs."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from tests.test_models.utils import tiny_batch
+
+register_all_modules(init_default_scope=True)
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deeplesion_2d', '*.py')))
+
+
+def _shrink(model):
+    bb = model.backbone
+    if bb.type == 'ThickenedResNet':
+        bb.depth, bb.base_channels = 18, 16
+        chans = [16, 32, 64, 128]
+    else:
+        bb.embed_dims, bb.depths, bb.num_heads, bb.window_size, bb.convert_weights = 16, [1, 1, 1, 1], [1, 1, 2, 2], 4, False
+        chans = [16, 32, 64, 128]
+    model.neck.in_channels, model.neck.out_channels = chans, 32
+    model.rpn_head.in_channels = model.rpn_head.feat_channels = 32
+    model.roi_head.bbox_roi_extractor.out_channels = 32
+    model.roi_head.bbox_head.in_channels = model.roi_head.bbox_head.fc_out_channels = 32
+    model.train_cfg.rpn_proposal.update(nms_pre=500, max_per_img=100)
+    model.test_cfg.rpn.update(nms_pre=500, max_per_img=50)
+    return model
+
+
+def test_the_four_configs_exist():
+    assert {osp.basename(c) for c in CONFIGS} >= {'3dce_r50_9slice.py', 'thickened_esm_ssa_r50_9slice.py',
+                                                  'swin_t_center_7slice.py', 'swin_t_average_7slice.py'}
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
+def test_config_builds_trains_and_predicts(path):
+    cfg = Config.fromfile(path)
+    num_slices = cfg.model.backbone.num_slices
+    loads = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'LoadDeepLesionSlices']
+    assert loads[0]['num_slices'] == num_slices
+    assert [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'LoadDeepLesionSlices'][0][
+        'num_slices'] == num_slices
+    full = MODELS.build(cfg.model)
+    assert type(full.backbone).__name__ == cfg.model.backbone.type
+    del full
+    torch.manual_seed(0)
+    model = MODELS.build(_shrink(cfg.model))
+    model.init_weights()
+    model.train()
+    inputs, samples = tiny_batch(model, num_slices=num_slices, size=64)
+    losses = model.loss(inputs, samples)
+    total = sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    model.eval()
+    inputs, samples = tiny_batch(model, num_slices=num_slices, size=64, training=False)
+    with torch.no_grad():
+        results = model.predict(inputs, samples)
+    assert len(results) == 2 and results[0].pred_instances.bboxes.shape[-1] == 4
