@@ -213,3 +213,20 @@ def test_errors(tmp_path):
         Pretrained2DInit(checkpoint=str(bad), prefix='head.')(model)
     with pytest.raises(ValueError, match='rgb_to_grey'):
         Pretrained2DInit(checkpoint=str(bad), rgb_to_grey='luma')
+
+
+def test_through_the_detector_init_weights(tmp_path):
+    """As in a config: the detector's init_weights reaches the backbone's Pretrained2D init_cfg."""
+    from tests.test_models.utils import tiny_model_cfg
+    net = randomise(TVDenseNet(growth_rate=8, block_config=(1, 1, 1, 1), num_init_features=16), seed=5)
+    path = tmp_path / 'tiny_densenet.pth'
+    torch.save(net.state_dict(), path)
+    cfg = tiny_model_cfg(dict(type='A3DConv'), num_slices=3)
+    cfg.backbone.init_cfg = dict(type='Pretrained2D', checkpoint=str(path), rgb_to_grey='mean')
+    model = MODELS.build(cfg)
+    model.init_weights()
+    src = net.state_dict()
+    torch.testing.assert_close(model.backbone.conv0.weight, src['features.conv0.weight'].mean(1, keepdim=True))
+    torch.testing.assert_close(model.backbone.transition2.norm.running_var, src['features.transition2.norm.running_var'])
+    torch.testing.assert_close(model.backbone.denseblock3.denselayer1.conv2.weight,
+                               src['features.denseblock3.denselayer1.conv2.weight'])
