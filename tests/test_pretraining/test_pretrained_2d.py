@@ -227,6 +227,7 @@ def test_through_the_detector_init_weights(tmp_path):
     model.init_weights()
     src = net.state_dict()
     torch.testing.assert_close(model.backbone.conv0.weight, src['features.conv0.weight'].mean(1, keepdim=True))
-    torch.testing.assert_close(model.backbone.transition2.norm.running_var, src['features.transition2.norm.running_var'])
+    torch.testing.assert_close(model.backbone.transition2.norm.running_var,
+                               src['features.transition2.norm.running_var'])
     torch.testing.assert_close(model.backbone.denseblock3.denselayer1.conv2.weight,
                                src['features.denseblock3.denselayer1.conv2.weight'])
