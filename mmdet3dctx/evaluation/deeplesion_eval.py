@@ -23,19 +23,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmdet3dctx.datasets.dl_info import LESION_TYPES
+
 from .froc import DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS, interp_sensitivity, match_detections
 
 #: ``Coarse_lesion_type`` code -> name (the DeepLesion README's), -1 (unlabelled) left out.
-LESION_TYPE_NAMES = {
-    1: 'bone',
-    2: 'abdomen',
-    3: 'mediastinum',
-    4: 'liver',
-    5: 'lung',
-    6: 'kidney',
-    7: 'soft tissue',
-    8: 'pelvis',
-}
+LESION_TYPE_NAMES = {code: name for code, name in LESION_TYPES.items() if code > 0}
 #: Long-diameter groups: (name, lower bound, upper bound, bounds included).
 DIAMETER_GROUPS = (('<10mm', -math.inf, 10., (False, False)), ('10-30mm', 10., 30., (True, True)),
                    ('>30mm', 30., math.inf, (False, False)))
