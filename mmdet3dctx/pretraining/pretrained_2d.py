@@ -111,8 +111,9 @@ class Pretrained2DInit:
             MMEngine/MMDetection checkpoint with ``state_dict``). URLs are refused.
         rgb_to_grey (str, optional): ``'sum'``, ``'mean'`` or ``'green'``: how a 3-channel stem becomes one
             channel; None requires matching input channels. Default: 'sum'.
-        inflate (str): ``'average'`` or ``'center'``: inflation of 2D kernels into full 3D (I3D) kernels.
-            Default: 'average'.
+        inflate (str, optional): ``'average'`` or ``'center'``: inflation of 2D kernels into full 3D (I3D)
+            kernels. Default: None (each operator's own ``inflate`` setting, e.g. ``I3DConv(inflate='center')``;
+            'average' for layers without one).
         prefix (str, optional): Only keys under this prefix (removed) are used, e.g. ``'backbone.'`` of a
             detector checkpoint. Default: None (``module.``/``backbone.``/``features.`` are stripped anyway).
         arch (str, optional): Key layout: ``'densenet'``, ``'resnet'``, ``'mp3d'`` or ``'plain'`` (names as
@@ -135,14 +136,14 @@ class Pretrained2DInit:
     def __init__(self,
                  checkpoint: str,
                  rgb_to_grey: Optional[str] = 'sum',
-                 inflate: str = 'average',
+                 inflate: Optional[str] = None,
                  prefix: Optional[str] = None,
                  arch: Optional[str] = None,
                  depth_init: Optional[str] = 'identity') -> None:
         if rgb_to_grey is not None and rgb_to_grey not in RGB_TO_GREY_MODES:
             raise ValueError(f'Pretrained2D: rgb_to_grey must be one of {RGB_TO_GREY_MODES} or None, '
                              f'got {rgb_to_grey!r}')
-        if inflate not in INFLATE_MODES:
+        if inflate is not None and inflate not in INFLATE_MODES:
             raise ValueError(f'Pretrained2D: inflate must be one of {INFLATE_MODES}, got {inflate!r}')
         if arch not in (None, 'densenet', 'resnet', 'mp3d', 'plain'):
             raise ValueError(f"Pretrained2D: arch must be 'densenet', 'resnet', 'mp3d', 'plain' or None, "
@@ -168,6 +169,28 @@ class Pretrained2DInit:
             return 'resnet'
         return 'plain'
 
+    def _inflate_by_operator(self, module: nn.Module, state: dict, target: dict) -> List[str]:
+        """With ``inflate=None``, inflate the 2D kernels of operators that have an ``inflate`` setting (I3D)
+        with that setting, in place in ``state``; returns their keys."""
+        if self.inflate is not None:
+            return []
+        from mmdet3dctx.ops.weight_utils import inflate_2d_weight
+        done = []
+        for name, m in module.named_modules():
+            mode = getattr(m, 'inflate', None)
+            key = f'{name}.weight' if name else 'weight'
+            if mode not in INFLATE_MODES or key not in state or key not in target:
+                continue
+            w, tgt = state[key], target[key]
+            if w.dim() != 4 or tgt.dim() != 5:
+                continue
+            if w.shape[1] == 3 and tgt.shape[1] == 1 and self.rgb_to_grey is not None:
+                continue  # an RGB stem: left to inflate_state_dict, which reduces it first
+            if tuple(w.shape[:2]) == tuple(tgt.shape[:2]) and tuple(w.shape[2:]) == tuple(tgt.shape[3:]):
+                state[key] = inflate_2d_weight(w, tgt.shape[2], mode)
+                done.append(key)
+        return done
+
     def convert(self, module: nn.Module) -> Dict[str, list]:
         """Load the checkpoint into ``module`` and return the report (``loaded``, ``inflated``,
         ``rgb_reduced``, ``skipped`` (``key: reason``), ``missing``, ``depth_init``)."""
@@ -192,7 +215,10 @@ class Pretrained2DInit:
                 if v.dim() >= 4 and k in target and v.shape[1] == 3 and target[k].shape[1] == 1:
                     dropped[k] = f'RGB kernel {tuple(v.shape)} for a grey input and rgb_to_grey=None'
                     del state[k]
-        converted, rep = inflate_state_dict(state, target, inflate=self.inflate, rgb_mode=self.rgb_to_grey or 'sum')
+        pre_inflated = self._inflate_by_operator(module, state, target)
+        converted, rep = inflate_state_dict(state, target, inflate=self.inflate or 'average',
+                                            rgb_mode=self.rgb_to_grey or 'sum')
+        rep['inflated'] += [k for k in pre_inflated if k in converted]
         skipped = {k: why for k, why in dropped.items()}
         skipped.update({k: 'not in the model' for k in rep['unexpected']})
         for item in rep['shape_mismatch']:

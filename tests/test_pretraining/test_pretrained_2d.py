@@ -119,10 +119,12 @@ def resnet18_ckpt(tmp_path_factory):
     return net, path
 
 
-@pytest.mark.parametrize('conv', [dict(type='NoFusionConv'), dict(type='I3DConv', inflate='center')])
-def test_resnet_reproduces_2d(resnet18_ckpt, conv):
+@pytest.mark.parametrize('conv,inflate', [(dict(type='NoFusionConv'), None),
+                                          (dict(type='I3DConv', inflate='center'), 'center'),
+                                          (dict(type='I3DConv', inflate='center'), None)])
+def test_resnet_reproduces_2d(resnet18_ckpt, conv, inflate):
+    """Per-slice operators, or I3D kernels centre-inflated (given here or, by default, the operator's own)."""
     net, path = resnet18_ckpt
-    inflate = conv.get('inflate', 'average')
     model = _build(dict(type='ResNet3D', depth=18, num_slices=3, context_conv=conv), path, inflate=inflate)
     report = model.pretrained_2d_report
     assert report['missing'] == []
