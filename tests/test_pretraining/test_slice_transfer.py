@@ -217,3 +217,24 @@ def test_transfer_weights_tool(tmp_path, capsys):
     assert torch.load(out, weights_only=True)['meta']['inflate'] == 'average'
     assert tool.main([str(tmp_path / 'missing.pth'), '--config', str(cfg_path), '--out', str(tmp_path / 'x.pth')]) == 1
     assert 'not found' in capsys.readouterr().err
+
+
+def test_mp3d_gtm_detector_3_to_9_slices():
+    """MP3D pseudo-3D COCO model (3 slices, 80 classes) -> 9-slice 1-class lesion detector: the GTM weights of the
+    4 levels are mapped by centre inflation, class-specific layers re-initialised, everything else copied."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'mp3d18_coco_pseudo3d_synthetic.py')).model
+    torch.manual_seed(0)
+    src = MODELS.build(cfg)
+    cfg.neck.reduction.num_slices = 9
+    cfg.roi_head.bbox_head.num_classes = cfg.roi_head.mask_head.num_classes = 1
+    dst = MODELS.build(cfg)
+    sd, rows = transfer_state_dict(src.state_dict(), dst)
+    mapped = {r.key: (r.src_shape, r.dst_shape) for r in rows if r.action == 'mapped'}
+    assert mapped == {f'neck.reduction.reducers.{i}.weight': ((c, 3, 1, 1), (c, 9, 1, 1))
+                      for i, c in enumerate((128, 256, 512, 1024))}
+    assert sum(r.action == 're-initialised' for r in rows) == 6
+    assert {r.action for r in rows} == {'copied', 'mapped', 're-initialised'}
+    w = sd['neck.reduction.reducers.2.weight']
+    assert w[:, [0, 1, 2, 6, 7, 8]].abs().sum() == 0
+    torch.testing.assert_close(w[:, 3:6], src.neck.reduction.reducers[2].weight, rtol=0, atol=0)
+    dst.load_state_dict(sd, strict=True)
