@@ -9,11 +9,11 @@ data_root = 'data/synthetic/demo_200p_128px'
 synthetic = dict(num_patients=200, seed=0, image_size=128)  # tools/train.py makes the tree if missing
 num_slices = 7
 slice_interval = 2.0
-window = (-1024, 2050)
+window = (-175, 275)  # soft-tissue window: the synthetic lesions and distractors sit in soft tissue
 out_range = (-50, 205)
 img_scale = (128, 128)
 context_conv = dict(type='A3DConv')
-max_epochs = 16
+max_epochs = 12
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
              'slice_interval', 'input_slice_interval', 'instances', 'file_name')
 
@@ -78,7 +78,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[12], gamma=0.1)
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[9], gamma=0.1)
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
