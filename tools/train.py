@@ -163,40 +163,6 @@ def setup_distributed(cfg, launcher: str) -> None:
             cfg[key]['persistent_workers'] = False
 
 
-def register_cpu_amp() -> str:
-    """A bf16 autocast optimizer wrapper for CPU (MMEngine's AmpOptimWrapper asserts an accelerator)."""
-    from mmengine.optim import OptimWrapper
-    from mmengine.registry import OPTIM_WRAPPERS
-
-    name = 'CPUBF16AutocastOptimWrapper'
-    if name not in OPTIM_WRAPPERS.module_dict:
-
-        class CPUBF16AutocastOptimWrapper(OptimWrapper):
-            """``OptimWrapper`` whose forward runs under ``torch.autocast('cpu', dtype=torch.bfloat16)``."""
-
-            def optim_context(self, model):
-                ctx = super().optim_context(model)
-                return _Chain(ctx, torch.autocast('cpu', dtype=torch.bfloat16))
-
-        OPTIM_WRAPPERS.register_module(name=name, module=CPUBF16AutocastOptimWrapper)
-    return name
-
-
-class _Chain:
-
-    def __init__(self, *ctxs):
-        self.ctxs = ctxs
-
-    def __enter__(self):
-        for c in self.ctxs:
-            c.__enter__()
-
-    def __exit__(self, *exc):
-        for c in reversed(self.ctxs):
-            c.__exit__(*exc)
-        return False
-
-
 def setup_amp(cfg) -> None:
     """Turn the config's optim wrapper into a mixed-precision one suited to the device."""
     wrapper = cfg.optim_wrapper
@@ -204,10 +170,9 @@ def setup_amp(cfg) -> None:
         if wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
             wrapper.type = 'AmpOptimWrapper'
             wrapper.setdefault('loss_scale', 'dynamic')
-    else:
-        wrapper.type = register_cpu_amp()
+    else:  # bf16 autocast (mmdet3dctx.engine); ContextMaskRCNN keeps its heads in float32 for MMCV's CPU ops
+        wrapper.type = 'CPUAutocastOptimWrapper'
         wrapper.pop('loss_scale', None)
-        wrapper.pop('dtype', None)
 
 
 def fix_amp_without_gpu(cfg) -> None:

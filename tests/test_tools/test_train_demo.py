@@ -80,7 +80,7 @@ def test_amp_on_cpu_uses_bf16_wrapper(tmp_path, tiny_root):
     import train
     cfg = train.build_train_cfg(train.parse_args([DEMO, '--amp', '--work-dir', str(tmp_path)] +
                                                  _opts({'data_root': tiny_root})))
-    assert cfg.optim_wrapper.type == 'CPUBF16AutocastOptimWrapper'
+    assert cfg.optim_wrapper.type == 'CPUAutocastOptimWrapper'
 
 
 def test_train_resume_test_show(tmp_path, tiny_root, capsys):
