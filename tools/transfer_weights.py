@@ -15,7 +15,6 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -37,7 +36,7 @@ def parse_args(argv=None):
 def load_source_state_dict(path: str) -> dict:
     """The ``state_dict`` of an MMEngine checkpoint (loaded with ``weights_only=True``) or a plain state dict."""
     import torch
-    from train import allow_mmengine_checkpoints
+    from mmdet3dctx.utils import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     ckpt = torch.load(path, map_location='cpu', weights_only=True)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
