@@ -1,5 +1,7 @@
 default_scope = 'mmdet'
 custom_imports = dict(imports=['mmdet3dctx'], allow_failed_imports=False)
+# checkpoints written under a temporary name and renamed when complete; unreadable checkpoints named in the error
+runner_type = 'SafeRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -9,6 +11,11 @@ default_hooks = dict(
                     rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
+
+custom_hooks = [
+    dict(type='NaNGuardHook'),  # stop at the first NaN/Inf loss, before anything is saved
+    dict(type='EpochReseedHook'),  # per-epoch randomness: a resumed run repeats the uninterrupted one exactly
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,
