@@ -9,7 +9,7 @@ window = (-1024, 2050)
 out_range = (-50, 205)
 img_scale = (512, 512)
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_interval', 'input_slice_interval', 'instances', 'file_name')
+             'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 
 model = dict(
     backbone=dict(num_slices=num_slices, context_conv=dict(_delete_=True, type='AlignShiftConv')),

@@ -15,7 +15,7 @@ img_scale = (128, 128)
 context_conv = dict(type='A3DConv')
 max_epochs = 12
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_interval', 'input_slice_interval', 'instances', 'file_name')
+             'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 
 model = dict(
     data_preprocessor=dict(mean=[50.], std=[50.]),

@@ -11,7 +11,7 @@ out_range = (-50, 205)
 img_scale = (128, 128)
 max_epochs = 10
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_interval', 'input_slice_interval', 'instances', 'file_name')
+             'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 
 model = dict(
     data_preprocessor=dict(mean=[50.], std=[50.]),

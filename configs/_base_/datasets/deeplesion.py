@@ -20,7 +20,7 @@ depth_flip_prob = 0.0  # optional augmentation: reverse the slice order
 backend_args = None
 
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_interval', 'instances', 'file_name')
+             'slice_interval', 'instances', 'file_name', 'split')
 
 train_pipeline = [
     dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
