@@ -88,6 +88,15 @@ def main(argv=None):
         return memory_child(args.memory_child, shape, args.batch)
     ops = args.ops if args.ops[0] == 'NoFusionConv' else ['NoFusionConv'] + [o for o in args.ops if
                                                                               o != 'NoFusionConv']
+    # memory first: a child's peak RSS starts at its parent's (Linux keeps ru_maxrss across fork/exec), so the
+    # children are started while this process is still small
+    info = {}
+    for op in ops:
+        out = subprocess.run([sys.executable, osp.abspath(__file__), '--memory-child', op, '--shape',
+                              *map(str, shape), '--batch', str(args.batch)] +
+                             (['--threads', str(args.threads)] if args.threads else []),
+                             capture_output=True, text=True, check=True)
+        info[op] = dict(mem=json.loads(out.stdout.strip().splitlines()[-1])['peak_mib'])
     models = {op: build(op, shape[0]).train() for op in ops}
     x = torch.randn(args.batch, 1, *shape)
     thickness = torch.full((args.batch, ), 2.0)
@@ -100,14 +109,8 @@ def main(argv=None):
             step(m, x, thickness)
             times[op].append(time.perf_counter() - t0)
     ratios = {op: statistics.median(t / b for t, b in zip(times[op], times['NoFusionConv'])) for op in ops}
-    info = {}
     for op, m in models.items():
-        out = subprocess.run([sys.executable, osp.abspath(__file__), '--memory-child', op, '--shape',
-                              *map(str, shape), '--batch', str(args.batch)] +
-                             (['--threads', str(args.threads)] if args.threads else []),
-                             capture_output=True, text=True, check=True)
-        mem = json.loads(out.stdout.strip().splitlines()[-1])['peak_mib']
-        info[op] = dict(params=sum(p.numel() for p in m.parameters()) / 1e6, gflops=flops(m, shape), mem=mem)
+        info[op].update(params=sum(p.numel() for p in m.parameters()) / 1e6, gflops=flops(m, shape))
     base = info['NoFusionConv']
     print(f'DenseNet3D (truncated DenseNet-121) forward+backward, input ({args.batch}, 1, {shape[0]}, {shape[1]}, '
           f'{shape[2]}), {args.rounds} interleaved rounds, {torch.get_num_threads()} threads')
