@@ -36,6 +36,7 @@ def parse_args(argv=None):
 
 def run_one(config: str, work_dir: str, cfg_options=None) -> dict:
     """Train then test ``config`` in this process; returns the FROC report (``froc.json``)."""
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     from train import build_train_cfg
     args = argparse.Namespace(config=config, work_dir=work_dir, amp=False, auto_scale_lr=False, resume=None,
@@ -45,7 +46,7 @@ def run_one(config: str, work_dir: str, cfg_options=None) -> dict:
     if isinstance(evaluator, dict) and evaluator.get('type') == 'DeepLesionMetric':
         evaluator['out_dir'] = cfg.work_dir
     cfg.experiment_name = f'{osp.splitext(osp.basename(config))[0]}_{time.strftime("%Y%m%d_%H%M%S")}'
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
     runner.test()
     with open(osp.join(cfg.work_dir, 'froc.json')) as f:

@@ -121,8 +121,9 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_test_cfg(args)
     register_ct_visualization_hook()
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     metrics = runner.test()
     from mmengine.dist import is_main_process
     if is_main_process() and osp.isfile(osp.join(cfg.work_dir, 'froc.json')):

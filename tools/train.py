@@ -67,7 +67,8 @@ def set_data_root(cfg, cfg_options=None, old=None) -> str:
     old = old if old is not None else cfg.get('data_root')
     if cfg_options and 'data_root' in cfg_options:
         root = cfg_options['data_root']
-    elif os.environ.get('DEEPLESION_ROOT') and not cfg.get('synthetic'):
+    elif os.environ.get('DEEPLESION_ROOT') and not cfg.get('synthetic') and any(
+            ds.get('type') == 'DeepLesionDataset' for _, ds in _datasets(cfg)):  # not for COCO pretraining
         root = os.environ['DEEPLESION_ROOT']
     else:
         root = old or DEFAULT_DATA_ROOT

@@ -110,18 +110,6 @@ def test_train_resume_test_show(tmp_path, tiny_root, capsys):
 
 
 @pytest.mark.slow
-def test_distributed_pytorch_launcher_on_cpu(tmp_path, tiny_root):
-    work = str(tmp_path / 'dist')
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29512',
-           osp.join(ROOT, 'tools', 'train.py'), DEMO, '--launcher', 'pytorch', '--work-dir', work]
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run(cmd + _opts({'data_root': tiny_root}), cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
-
-
-@pytest.mark.slow
 def test_demo_shortened(tmp_path):
     """The demo's code path (tree generation, training, test, FROC table) with fewer patients and epochs."""
     import demo
