@@ -3,7 +3,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import subprocess
 import sys
 
 import pytest
