@@ -121,3 +121,13 @@ def test_rejections_name_the_file(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(DicomSeriesError, match='no DICOM files'):
         read_dicom_series(str(tmp_path / 'empty'))
+
+
+def test_real_mr_file_rejected_with_its_name(tmp_path):
+    import shutil
+    mr = get_testdata_file('MR_small.dcm')
+    shutil.copy(mr, tmp_path / 'mr.dcm')
+    with pytest.raises(DicomSeriesError, match=r"mr.dcm: Modality \['MR'\] is not CT"):
+        read_dicom_series(str(tmp_path))
+    vol = read_dicom_series(str(tmp_path), allow_non_ct=True)
+    np.testing.assert_array_equal(vol.hu[0], pydicom.dcmread(mr).pixel_array.astype(np.float32))
