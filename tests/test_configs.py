@@ -64,6 +64,8 @@ def test_config_builds_trains_and_predicts(path):
     loaders = [t for t in pipeline if t['type'] == 'LoadDeepLesionSlices']
     if not loaders:
         pytest.skip('COCO pseudo-3D pretraining config: tested in tests/test_pretraining')
+    if cfg.model.backbone.type in ('ThickenedResNet', 'InflatedSwinTransformer'):
+        pytest.skip('2D-network route (no slice reduction): tested in tests/test_configs_2d.py')
     num_slices = cfg.model.neck.reduction.num_slices
     assert loaders and loaders[0]['num_slices'] == num_slices
     if cfg.model.backbone.type != 'MP3DResNet':
