@@ -9,6 +9,7 @@ import json
 import os
 import os.path as osp
 import sys
+import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -56,6 +57,9 @@ def build_test_cfg(args):
             type='CTVisualizationHook', draw=True, test_out_dir=args.show_dir, score_thr=args.score_thr)
         cfg.visualizer.setdefault('bbox_color', (255, 60, 60))
         cfg.visualizer.setdefault('line_width', 1)
+        # MMEngine keeps visualizers by name for the whole process: a fresh name makes this run build its own
+        # DetLocalVisualizer rather than pick up one an earlier runner in the process left under 'visualizer'
+        cfg.visualizer.name = f"{cfg.visualizer.get('name', 'visualizer')}_{os.getpid()}_{time.time_ns()}"
     setup_distributed(cfg, args.launcher)
     allow_mmengine_checkpoints()
     return cfg
