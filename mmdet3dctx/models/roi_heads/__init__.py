@@ -1,0 +1,3 @@
+from .mask_heads import DiceFCNMaskHead
+
+__all__ = ['DiceFCNMaskHead']
