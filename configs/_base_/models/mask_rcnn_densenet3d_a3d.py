@@ -50,13 +50,16 @@ model = dict(
             roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
             out_channels=512,
             featmap_strides=[4]),
-        mask_head=dict(  # the reference used a Dice loss; MMDetection's mask head takes a per-class CE loss
-            type='FCNMaskHead',
+        mask_head=dict(  # FCNMaskHead with the reference's Dice loss on each RoI's class channel
+            type='DiceFCNMaskHead',
             num_convs=4,
             in_channels=512,
             conv_out_channels=256,
             num_classes=1,
-            loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
+            # per RoI 1 - (2 sum(p t) + 0.01) / (sum(p) + sum(t) + 0.01), p = sigmoid(logits), averaged over
+            # the positive RoIs: the smoothing and first-power denominator of the public A3D/AlignShift code
+            loss_mask=dict(type='DiceLoss', use_sigmoid=True, activate=True, naive_dice=True, eps=0.01,
+                           reduction='mean', loss_weight=1.0))),
     train_cfg=dict(
         rpn=dict(
             assigner=dict(
