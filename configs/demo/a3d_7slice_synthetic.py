@@ -4,7 +4,9 @@
 # --image-size 128` would). Same design: DenseNet3D + A3D convolutions (fewer and narrower dense layers), D x 1 x 1
 # reduction, top-down fusion to one stride-4 map, Mask R-CNN (ellipse masks from the RECIST axes).
 #
-# Measured on the 2-core CPU (synthetic test split: 53 key slices, 80 lesions; FROC avg over 0.5-4 FPs/image):
+# Measured on the 2-core CPU (synthetic test split: 53 key slices, 80 lesions; FROC avg over 0.5-4 FPs/image),
+# with the per-pixel cross-entropy mask loss, before the base model's mask head moved to the reference's Dice
+# loss (DiceFCNMaskHead); not yet re-measured with Dice:
 #   a3d_7slice_synthetic.py           0.988 (sens@0.5 0.975), `python tools/demo.py` 9.8 min wall
 #   nofusion_7slice_synthetic.py      0.984 (sens@0.5 0.963); its D x 1 x 1 reductions still fuse the slices late
 #   nofusion_ctm_7slice_synthetic.py  0.609 (sens@0.5 0.213); no 3D context at all (centre slice only)
