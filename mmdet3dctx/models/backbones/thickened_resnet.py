@@ -1,5 +1,5 @@
 """2D ResNet on thickened inputs: groups of 3 slices (3DCE), early-stage multiplexing, slice-sensitive attention."""
-from typing import Sequence
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -39,8 +39,10 @@ class ThickenedResNet(ResNet):
     * ``ssa=True``: :class:`SliceSensitiveAttention` from the key group's pre-fusion features to each fused map
       (3DCE: every output level; ESM: the fusion point), through a highway connection.
 
-    The published 3DCE feeds the RPN with the key group alone; here the fused maps feed both the RPN and the
-    RoI heads (one feature pyramid for the standard MMDetection heads).
+    The published 3DCE feeds the RPN with the key group alone: ``forward(x, return_key_group=True)`` (3DCE only)
+    also returns the key group's own maps at the same levels, which
+    :class:`~mmdet3dctx.models.detectors.KeyGroupRPNMaskRCNN` routes to the RPN while the fused maps feed the RoI
+    head. Called plainly, the fused maps are the only output (any MMDetection detector works).
 
     Args:
         depth (int): 18, 34, 50, 101, 152.
@@ -60,6 +62,10 @@ class ThickenedResNet(ResNet):
         (1, 128, 8, 8)
         (1, 256, 4, 4)
         (1, 512, 2, 2)
+        >>> self = ThickenedResNet(depth=18, num_slices=9, fusion='3dce', out_indices=(2, 3))
+        >>> fused, key = self(torch.rand(1, 1, 9, 64, 64), return_key_group=True)
+        >>> print([tuple(f.shape) for f in fused], [tuple(k.shape) for k in key])
+        [(1, 256, 4, 4), (1, 512, 2, 2)] [(1, 256, 4, 4), (1, 512, 2, 2)]
     """
 
     def __init__(self, depth: int, num_slices: int = 9, fusion: str = '3dce', ssa: bool = False,
@@ -104,10 +110,30 @@ class ThickenedResNet(ResNet):
             fused = self.ssa[str(level)](grouped[:, g // 2], fused)
         return fused
 
-    def forward(self, x: torch.Tensor) -> Sequence[torch.Tensor]:
-        """``(N, 1, D, H, W)`` -> fused 2D maps at the ``out_indices`` stages."""
+    @property
+    def with_key_group_outputs(self) -> bool:
+        """Whether ``forward(x, return_key_group=True)`` is available: 3DCE runs every group through every
+        stage; ESM runs the stages after the first once, on the fused map, so it has no key-group maps there."""
+        return self.fusion == '3dce'
+
+    def forward(self, x: torch.Tensor, return_key_group: bool = False
+                ) -> Union[Sequence[torch.Tensor], Tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]]]:
+        """Fused 2D maps at the ``out_indices`` stages (and, on request, the key group's own maps).
+
+        Args:
+            x (Tensor): ``(N, 1, D, H, W)`` with D = ``num_slices``.
+            return_key_group (bool): 3DCE only: also return the key (middle) group's pre-fusion maps, which are
+                the shared 2D network's output on slices ``3·(g//2) … 3·(g//2)+2`` alone. Default: False.
+
+        Returns:
+            tuple[Tensor]: fused maps ``(N, C_i, H/s_i, W/s_i)`` per out index; with ``return_key_group`` the pair
+            ``(fused, key_group)`` of two such tuples with equal shapes.
+        """
         if x.dim() != 5 or x.shape[1] != 1 or x.shape[2] != self.num_slices:
             raise ValueError(f'ThickenedResNet expects (N, 1, {self.num_slices}, H, W), got {tuple(x.shape)}')
+        if return_key_group and not self.with_key_group_outputs:
+            raise ValueError(f'ThickenedResNet: return_key_group needs fusion=\'3dce\' (with {self.fusion!r} the '
+                             'stages after the first run once on the fused map: there are no key-group maps)')
         n = x.shape[0]
         x = x.view(n * self.groups, 3, *x.shape[3:])
         if self.deep_stem:
@@ -115,7 +141,7 @@ class ThickenedResNet(ResNet):
         else:
             x = self.relu(self.norm1(self.conv1(x)))
         x = self.maxpool(x)
-        outs = []
+        outs, keys = [], []
         for i, name in enumerate(self.res_layers):
             x = getattr(self, name)(x)
             if self.fusion == 'esm':
@@ -125,4 +151,8 @@ class ThickenedResNet(ResNet):
                     outs.append(x)
             elif i in self.out_indices:
                 outs.append(self._fuse(i, x, n))
+                if return_key_group:
+                    keys.append(x.view(n, self.groups, *x.shape[1:])[:, self.groups // 2])
+        if return_key_group:
+            return tuple(outs), tuple(keys)
         return tuple(outs)

@@ -69,3 +69,29 @@ def test_ssa_in_backbone_gradients_and_errors():
         ThickenedResNet(depth=18, num_slices=7)
     with pytest.raises(ValueError, match=r'expects \(N, 1, 6, H, W\)'):
         m(torch.randn(1, 1, 9, 64, 64))
+
+
+def test_3dce_key_group_outputs_are_the_plain_network_on_the_key_slices():
+    ref = plain()
+    m = ThickenedResNet(depth=18, num_slices=9, fusion='3dce', ssa=True, out_indices=(0, 2, 3))
+    m.eval()
+    m.load_state_dict(ref.state_dict(), strict=False)
+    with torch.no_grad():
+        for conv in m.fusion_convs.values():
+            conv.weight.normal_(0, 0.02)
+        for ssa in m.ssa.values():
+            ssa.w_z.weight.normal_(0, 0.02)
+    x = torch.randn(2, 1, 9, 64, 64)
+    with torch.no_grad():
+        fused, key = m(x, return_key_group=True)
+        alone = ref(x[:, 0, 3:6])
+        plain_call = m(x)
+    assert [k.shape for k in key] == [f.shape for f in fused] == [(2, 64, 16, 16), (2, 256, 4, 4), (2, 512, 2, 2)]
+    for k, a in zip(key, (alone[0], alone[2], alone[3])):
+        torch.testing.assert_close(k, a, rtol=1e-5, atol=1e-5)
+    for f, p, k in zip(fused, plain_call, key):
+        assert torch.equal(f, p) and not torch.allclose(f, k)  # the default call returns the fused maps only
+    esm = ThickenedResNet(depth=18, num_slices=9, fusion='esm')
+    assert m.with_key_group_outputs and not esm.with_key_group_outputs
+    with pytest.raises(ValueError, match="return_key_group needs fusion='3dce'"):
+        esm(x, return_key_group=True)
