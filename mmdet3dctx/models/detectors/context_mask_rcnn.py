@@ -118,7 +118,10 @@ class ContextMaskRCNN(MaskRCNN):
         with self._heads_context(x):
             return self._head_losses(x, batch_data_samples)
 
-    def _head_losses(self, x: Tuple[Tensor, ...], batch_data_samples: SampleList) -> dict:
+    def _head_losses(self, x: Tuple[Tensor, ...], batch_data_samples: SampleList,
+                     rpn_x: Optional[Tuple[Tensor, ...]] = None) -> dict:
+        """RPN losses on ``rpn_x`` (default: ``x``) and RoI-head losses on ``x``."""
+        rpn_x = x if rpn_x is None else rpn_x
         losses = dict()
         if self.with_rpn:
             proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
@@ -126,7 +129,7 @@ class ContextMaskRCNN(MaskRCNN):
             for data_sample in rpn_data_samples:
                 data_sample.gt_instances.labels = torch.zeros_like(data_sample.gt_instances.labels)
             rpn_losses, rpn_results_list = self.rpn_head.loss_and_predict(
-                x, rpn_data_samples, proposal_cfg=proposal_cfg)
+                rpn_x, rpn_data_samples, proposal_cfg=proposal_cfg)
             for key in list(rpn_losses.keys()):
                 if 'loss' in key and 'rpn' not in key:
                     rpn_losses[f'rpn_{key}'] = rpn_losses.pop(key)

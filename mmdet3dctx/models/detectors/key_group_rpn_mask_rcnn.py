@@ -1,0 +1,116 @@
+"""ContextMaskRCNN whose RPN sees the key group of slices alone and whose RoI head sees the fused maps (3DCE)."""
+import inspect
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from .context_mask_rcnn import ContextMaskRCNN
+
+
+@MODELS.register_module()
+class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
+    """3DCE's split of the two stages: proposals from the key slices only, classification from the 3D context.
+
+    3D context enhanced R-FCN (Yan et al., MICCAI 2018, "3D Context Enhanced Region-based Convolutional Neural
+    Network for End-to-End Lesion Detection") and its published re-implementations run the RPN on the feature
+    maps of the key group of 3 slices alone and give the RoI head the maps fused over all groups. With
+    ``rpn_on_key_group=True`` the backbone (e.g. :class:`ThickenedResNet` with ``fusion='3dce'``) is called as
+    ``backbone(x, return_key_group=True)`` and returns ``(fused, key_group)``; the neck (one module, shared
+    weights) runs on each, the key group's pyramid feeds ``rpn_head`` and the fused pyramid ``roi_head``, in
+    ``loss``, ``predict`` and ``_forward`` alike. ``extract_feat`` keeps returning the fused pyramid. With
+    ``rpn_on_key_group=False`` the detector is exactly :class:`ContextMaskRCNN` (both heads on the fused maps).
+
+    Args:
+        backbone (dict): Backbone config; with ``rpn_on_key_group`` its ``forward`` must take
+            ``return_key_group`` and its ``with_key_group_outputs`` must be true.
+        rpn_on_key_group (bool): feed the RPN with the key group's maps. Default: True.
+        rpn_head, roi_head, train_cfg, test_cfg, neck, data_preprocessor, thickness_key, default_thickness,
+            init_cfg: as :class:`ContextMaskRCNN`.
+
+    Example:
+        >>> # configs/demo/3dce_r18_9slice_synthetic.py:
+        >>> # model = dict(type='KeyGroupRPNMaskRCNN', rpn_on_key_group=True,
+        >>> #              backbone=dict(type='ThickenedResNet', fusion='3dce', num_slices=9, ...), ...)
+        >>> # rpn_x, roi_x = model.extract_rpn_roi_feat(inputs)  # two tuples of (N, 64, H/s, W/s) maps
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 rpn_head: ConfigType,
+                 roi_head: ConfigType,
+                 train_cfg: ConfigType,
+                 test_cfg: ConfigType,
+                 neck: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 rpn_on_key_group: bool = True,
+                 thickness_key: str = 'input_slice_interval',
+                 default_thickness: float = 2.0,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(backbone=backbone, rpn_head=rpn_head, roi_head=roi_head, train_cfg=train_cfg,
+                         test_cfg=test_cfg, neck=neck, data_preprocessor=data_preprocessor,
+                         thickness_key=thickness_key, default_thickness=default_thickness, init_cfg=init_cfg)
+        self.rpn_on_key_group = bool(rpn_on_key_group)
+        if self.rpn_on_key_group:
+            if not self.with_rpn:
+                raise ValueError('KeyGroupRPNMaskRCNN: rpn_on_key_group=True needs an rpn_head')
+            takes = 'return_key_group' in inspect.signature(self.backbone.forward).parameters
+            if not (takes and getattr(self.backbone, 'with_key_group_outputs', False)):
+                detail = (f"fusion={getattr(self.backbone, 'fusion', None)!r}" if takes else
+                          'its forward has no return_key_group argument')
+                raise ValueError(f'KeyGroupRPNMaskRCNN: rpn_on_key_group=True needs a backbone that returns the key '
+                                 f'group\'s maps (ThickenedResNet with fusion=\'3dce\'); {type(self.backbone).__name__} '
+                                 f'does not ({detail}). Set rpn_on_key_group=False.')
+
+    def extract_rpn_roi_feat(self, batch_inputs: Tensor, thickness: Optional[Tensor] = None
+                             ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
+        """The RPN's and the RoI head's feature pyramids.
+
+        Args:
+            batch_inputs (Tensor): ``(N, 1, D, H, W)``.
+            thickness (Tensor, optional): ``(N,)`` slice intervals in mm (for backbones that take them).
+
+        Returns:
+            tuple: ``(rpn_x, roi_x)``, each a tuple of ``(N, C, H/s, W/s)`` neck maps; ``rpn_x`` comes from the key
+            group alone when ``rpn_on_key_group`` (else it is ``roi_x`` itself).
+        """
+        if not self.rpn_on_key_group:
+            x = self.extract_feat(batch_inputs, thickness)
+            return x, x
+        kwargs = dict(thickness=thickness) if self.backbone_takes_thickness else {}
+        fused, key = self.backbone(batch_inputs, return_key_group=True, **kwargs)
+        if self.with_neck:
+            fused, key = self.neck(fused), self.neck(key)
+        return tuple(key), tuple(fused)
+
+    def _rpn_roi_feats(self, batch_inputs: Tensor, batch_data_samples: Optional[SampleList]):
+        rpn_x, x = self.extract_rpn_roi_feat(batch_inputs,
+                                             self.get_thickness(batch_data_samples, batch_inputs.device))
+        if batch_inputs.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
+            # the heads run in float32 on CPU, see ContextMaskRCNN._heads_context
+            rpn_x, x = tuple(f.float() for f in rpn_x), tuple(f.float() for f in x)
+        return rpn_x, x
+
+    def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> tuple:
+        """Network forward without post-processing: RPN on ``rpn_x``, RoI head on the fused maps."""
+        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
+        with self._heads_context(x):
+            rpn_results_list = self._rpn_results(rpn_x, batch_data_samples)
+            return (self.roi_head.forward(x, rpn_results_list, batch_data_samples), )
+
+    def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
+        """RPN losses on the key group's maps, RoI-head losses on the fused maps."""
+        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
+        with self._heads_context(x):
+            return self._head_losses(x, batch_data_samples, rpn_x=rpn_x)
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
+        """Proposals from the key group's maps, detections from the fused maps."""
+        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
+        with self._heads_context(x):
+            rpn_results_list = self._rpn_results(rpn_x, batch_data_samples)
+            results_list = self.roi_head.predict(x, rpn_results_list, batch_data_samples, rescale=rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results_list)
