@@ -43,6 +43,17 @@ def test_the_configs_and_their_demo_versions_exist():
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
+def test_3dce_configs_feed_the_rpn_with_the_key_group(path):
+    """As in the published 3DCE: the key group alone feeds the RPN (ESM has no key-group maps, Swin no groups)."""
+    model = Config.fromfile(path).model
+    if osp.basename(path).startswith('3dce'):
+        assert model.type == 'KeyGroupRPNMaskRCNN' and model.rpn_on_key_group is True
+        assert model.backbone.fusion == '3dce'
+    else:
+        assert not model.get('rpn_on_key_group', False)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
 def test_config_builds_trains_and_predicts(path):
     cfg = Config.fromfile(path)
     num_slices = cfg.model.backbone.num_slices

@@ -1,12 +1,17 @@
 # 3DCE baseline (Yan et al., MICCAI 2018) in this toolkit: MMDetection's ResNet-50 over 3 groups of 3 slices
 # (9 slices 2.5 mm apart), each group through the whole shared network, groups fused per level by a 1x1 conv,
-# then a 256-channel FPN and the MP3D config's Faster R-CNN heads, data settings and 24-epoch schedule.
+# then a 256-channel FPN and the MP3D config's Faster R-CNN heads, data settings and 24-epoch schedule. As in the
+# published 3DCE, the RPN sees the key group's maps alone and the RoI head the fused maps (KeyGroupRPNMaskRCNN;
+# rpn_on_key_group = False feeds both heads with the fused maps).
 # A 2D ImageNet/COCO ResNet-50 checkpoint loads from a local file:
 #   --cfg-options model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=resnet50.pth
 _base_ = '../deeplesion/mp3d63_9slice.py'
 
 num_slices = 9
+rpn_on_key_group = True
 model = dict(
+    type='KeyGroupRPNMaskRCNN',
+    rpn_on_key_group=rpn_on_key_group,
     backbone=dict(
         _delete_=True,
         type='ThickenedResNet',
