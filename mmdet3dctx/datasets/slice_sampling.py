@@ -10,6 +10,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from . import png16
+
 #: DeepLesion PNGs store HU + 32768 as uint16.
 HU_OFFSET = 32768
 
@@ -78,16 +80,43 @@ def interpolation_plan(positions: Sequence[float], eps: float = 1e-6) -> List[Tu
     return plan
 
 
-def decode_hu_png(data: bytes, path: str = '<bytes>') -> np.ndarray:
+#: PNG decoders of :func:`decode_hu_png`.
+PNG_DECODERS = ('auto', 'opencv')
+
+
+def decode_hu_png(data: bytes, path: str = '<bytes>', decoder: str = 'auto') -> np.ndarray:
     """Decode a DeepLesion uint16 PNG to HU (``value - 32768``) as int16 ``(H, W)``.
 
     Args:
         data (bytes): PNG file content.
         path (str): Name used in error messages.
+        decoder (str): ``'auto'`` decodes plain 16-bit grey PNGs with :mod:`~mmdet3dctx.datasets.png16` (about
+            2x faster than OpenCV with ``isal`` installed, the same values bit for bit) and anything else with
+            OpenCV; ``'opencv'`` always uses ``cv2.imdecode``. Defaults to ``'auto'``.
+
+    Raises:
+        ValueError: The content is not a single-channel 16-bit PNG, or is corrupt (the message names ``path``).
     """
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoder not in PNG_DECODERS:
+        raise ValueError(f'decoder must be one of {PNG_DECODERS}, got {decoder!r}')
+    fast_error = None
+    if decoder == 'auto':
+        try:
+            be = png16.decode_gray16_be(data)
+        except png16.PNGError as exc:  # let libpng have its say too; report both if it fails as well
+            be, fast_error = None, exc
+        if be is not None:
+            hu = np.empty(be.shape[:1] + (be.shape[1] // 2, ), np.int16)
+            # The same top-bit flip as below, byte-swapped from PNG's big-endian order on the way.
+            np.bitwise_xor(be.view('>u2'), np.uint16(0x8000), out=hu.view(np.uint16))
+            return hu
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # e.g. an empty file
+        img = None
     if img is None:
-        raise ValueError(f'{path}: cannot decode as PNG')
+        detail = f' ({fast_error})' if fast_error is not None else ''
+        raise ValueError(f'{path}: cannot decode as PNG{detail}')
     if img.dtype != np.uint16 or img.ndim != 2:
         raise ValueError(f'{path}: expected a single-channel 16-bit PNG (HU + 32768), got {img.dtype} '
                          f'with shape {img.shape}')
@@ -119,23 +148,49 @@ def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Call
     The one place where training (``LoadDeepLesionSlices``) and inference (``mmdet3dctx.inference``) turn
     slices into an input, so both give the same array bit for bit.
 
+    Each input slice is computed into its own plane of one ``(D, H, W)`` buffer and windowed while it is in
+    cache; a slice is converted to float32 at most once however many interpolations use it, and a plan entry
+    repeated at a series end is copied rather than recomputed. The values are those of interpolating with
+    ``cv2.addWeighted`` in float32 and then :func:`window_hu`, plane by plane.
+
     Args:
         plan: ``(i0, i1, w)`` per input slice (:func:`interpolation_plan`): ``(1 - w) * S[i0] + w * S[i1]``.
-        slice_hu (Callable[[int], np.ndarray]): HU ``(H, W)`` of slice ``i``.
+        slice_hu (Callable[[int], np.ndarray]): HU ``(H, W)`` of slice ``i`` (any real dtype).
         window, out_range: see :func:`window_hu`.
 
     Returns:
-        np.ndarray: float32 ``(H, W, len(plan))``.
+        np.ndarray: float32 ``(H, W, len(plan))``, C-contiguous.
     """
-    slices = []
-    for i0, i1, w in plan:
-        a = slice_hu(i0)
+    hu_of = {}
+    as_float = {}
+
+    def hu(i: int) -> np.ndarray:
+        if i not in hu_of:
+            hu_of[i] = slice_hu(i)
+        return hu_of[i]
+
+    def f32(i: int) -> np.ndarray:
+        if i not in as_float:
+            as_float[i] = hu(i).astype(np.float32)
+        return as_float[i]
+
+    first = hu(plan[0][0])
+    stack = np.empty((len(plan), ) + first.shape, np.float32)
+    done = {}
+    for k, step in enumerate(plan):
+        i0, i1, w = step
+        if step in done:
+            stack[k] = stack[done[step]]
+            continue
+        done[step] = k
         if w == 0.0:
-            hu = a
+            window_hu(hu(i0), window, out_range, out=stack[k])
         else:
-            hu = cv2.addWeighted(a.astype(np.float32), 1.0 - w, slice_hu(i1).astype(np.float32), w, 0.0)
-        slices.append(window_hu(hu, window, out_range))
-    return slices[0][..., None] if len(slices) == 1 else cv2.merge(slices)
+            mixed = cv2.addWeighted(f32(i0), 1.0 - w, f32(i1), w, 0.0, dst=stack[k])
+            if not np.shares_memory(mixed, stack[k]):  # OpenCV wrote elsewhere
+                stack[k] = mixed
+            window_hu(stack[k], window, out_range, out=stack[k])
+    return stack[0][..., None] if len(plan) == 1 else cv2.merge(list(stack))
 
 
 class SliceCache:

@@ -2,10 +2,13 @@ import math
 import os
 import os.path as osp
 
+import cv2
 import numpy as np
 import pytest
 
 from mmdet.registry import TRANSFORMS
+from mmdet3dctx.datasets import DeepLesionDataset, make_synthetic_deeplesion
+from mmdet3dctx.datasets.slice_sampling import decode_hu_png, interpolation_plan, window_hu
 from mmdet3dctx.datasets.transforms import LoadDeepLesionSlices
 from .helpers import write_constant_series, write_slice
 
@@ -128,3 +131,78 @@ def test_bad_arguments():
     for bad in (dict(num_slices=4), dict(num_slices=0), dict(slice_interval=0), dict(window=(5, 5))):
         with pytest.raises(ValueError):
             LoadDeepLesionSlices(**bad)
+
+
+def _reference_stack(plan, slice_hu, window, out_range):
+    """The stacking as first written (one float32 conversion per use, window per slice, cv2.merge)."""
+    slices = []
+    for i0, i1, w in plan:
+        a = slice_hu(i0)
+        hu = a if w == 0.0 else cv2.addWeighted(a.astype(np.float32), 1.0 - w, slice_hu(i1).astype(np.float32), w,
+                                                0.0)
+        slices.append(window_hu(hu, window, out_range))
+    return slices[0][..., None] if len(slices) == 1 else cv2.merge(slices)
+
+
+@pytest.fixture(scope='module')
+def synthetic_tree(tmp_path_factory):
+    return make_synthetic_deeplesion(str(tmp_path_factory.mktemp('syn')), num_patients=6, seed=2, image_size=96)
+
+
+@pytest.mark.parametrize('num_slices,slice_interval', [(7, 2.0), (3, 2.0), (11, 2.0), (5, None)])
+def test_fast_path_equals_opencv_and_the_reference_bit_for_bit(synthetic_tree, num_slices, slice_interval):
+    infos = DeepLesionDataset(data_root=synthetic_tree, split=None, pipeline=[], skip_noisy=False)
+    assert len(infos) >= 10
+    kw = dict(num_slices=num_slices, slice_interval=slice_interval, window=(-175, 275), out_range=(-50, 205))
+    fast = LoadDeepLesionSlices(png_decoder='auto', **kw)
+    reference = LoadDeepLesionSlices(png_decoder='opencv', cache_size=0, **kw)
+    intervals = set()
+    for i in range(len(infos)):
+        info = infos.get_data_info(i)
+        intervals.add(info['slice_interval'])
+        a = fast(dict(info))
+        b = reference(dict(info))
+        assert a['img'].dtype == np.float32 and a['img'].flags.c_contiguous
+        assert a['img'].tobytes() == b['img'].tobytes(), info['img_path']
+        assert a['slice_positions'] == b['slice_positions']
+        # The stacking as first written, from slices decoded by OpenCV, neighbours resolved as the loader does.
+        folder = osp.dirname(info['img_path'])
+        key = info['key_slice']
+
+        def slice_hu(idx):
+            step = 1 if idx < key else -1
+            while not osp.exists(osp.join(folder, f'{idx:03d}.png')):
+                idx += step
+            with open(osp.join(folder, f'{idx:03d}.png'), 'rb') as f:
+                return decode_hu_png(f.read(), decoder='opencv')
+
+        ref = _reference_stack(interpolation_plan(a['slice_positions']), slice_hu, kw['window'], kw['out_range'])
+        assert a['img'].tobytes() == ref.tobytes(), info['img_path']
+    assert len(intervals) >= 3  # fractional and integer positions both exercised
+
+
+def test_cache_hits_return_identical_arrays(series):
+    load = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, cache_size=16)
+    first = load(_results(series, 10, 1.0))['img'].copy()
+    again = load(_results(series, 10, 1.0))
+    assert (load.cache.hits, load.cache.misses) == (3, 3)
+    assert again['img'].tobytes() == first.tobytes()
+    path = osp.join(series, '010.png')
+    with open(path, 'rb') as f:
+        assert load.cache.get(path, None).tobytes() == decode_hu_png(f.read(), decoder='opencv').tobytes()
+
+
+def test_corrupt_neighbour_is_an_error_naming_the_file(series):
+    path = osp.join(series, '011.png')
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=r'000001_01_01/011\.png: cannot decode as PNG'):
+        _load(_results(series, 10, 1.0), num_slices=3, slice_interval=1.0)
+
+
+def test_png_decoder_option():
+    assert "png_decoder='opencv'" in repr(LoadDeepLesionSlices(png_decoder='opencv'))
+    with pytest.raises(ValueError, match='png_decoder must be one of'):
+        LoadDeepLesionSlices(png_decoder='pillow')
