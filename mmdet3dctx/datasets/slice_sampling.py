@@ -2,8 +2,11 @@
 
 Plain NumPy/OpenCV, used by :class:`~mmdet3dctx.datasets.transforms.LoadDeepLesionSlices`.
 """
+import hashlib
 import math
+import os
 import os.path as osp
+import tempfile
 from collections import OrderedDict
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -236,6 +239,83 @@ class SliceCache:
     def clear(self) -> None:
         """Drop every slice and reset the counters."""
         self._data.clear()
+        self.hits = self.misses = 0
+
+
+class DiskSliceCache:
+    """Opt-in on-disk cache of decoded slices as ``.npy`` files under a folder of the user's choosing.
+
+    Reading a decoded 512x512 slice back costs a fraction of decoding its PNG, so from the second epoch on the
+    loader reads raw arrays; the cache is shared by all workers and runs. An entry is named by a hash of the
+    PNG's absolute path, size and modification time, so a changed PNG is decoded again (its old entry is simply
+    no longer used; delete the folder to reclaim the space). Entries are written to a temporary file and
+    renamed, so concurrent workers never read half-written files; an unreadable entry is decoded and written
+    again. Nothing is ever written next to the PNGs: the cache folder must lie outside the data tree (the
+    folder above ``Images_png``), which :meth:`check_outside` enforces.
+
+    Args:
+        cache_dir (str): Folder of the cache (created if missing).
+    """
+
+    def __init__(self, cache_dir: str) -> None:
+        self.cache_dir = osp.realpath(osp.expanduser(str(cache_dir)))
+        self.hits = 0
+        self.misses = 0
+        self._checked_roots = set()
+
+    def check_outside(self, data_root: str) -> None:
+        """Raise ``ValueError`` if the cache folder is ``data_root`` or lies inside it."""
+        root = osp.realpath(data_root)
+        if root in self._checked_roots:
+            return
+        if osp.commonpath([root, self.cache_dir]) == root:
+            raise ValueError(f'the decode cache folder {self.cache_dir} lies inside the data tree {root}; '
+                             'choose a folder outside it (the cache never writes into the data tree)')
+        self._checked_roots.add(root)
+
+    def entry(self, path: str) -> Optional[str]:
+        """The cache file of the PNG at ``path``, or None if ``path`` is not a local file."""
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        key = f'{osp.realpath(path)}\0{st.st_size}\0{st.st_mtime_ns}'.encode('utf-8', 'surrogateescape')
+        digest = hashlib.sha1(key).hexdigest()
+        return osp.join(self.cache_dir, digest[:2], digest + '.npy')
+
+    def get(self, path: str, load: Callable[[str], np.ndarray]) -> np.ndarray:
+        """The slice at ``path`` from the cache, or decoded by ``load(path)`` and stored."""
+        entry = self.entry(path)
+        if entry is not None and osp.exists(entry):
+            try:
+                arr = np.load(entry, allow_pickle=False)
+                self.hits += 1
+                return arr
+            except (OSError, ValueError, EOFError):
+                pass  # unreadable: decode again and replace it
+        self.misses += 1
+        arr = load(path)
+        if entry is not None:
+            os.makedirs(osp.dirname(entry), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix='.tmp', dir=osp.dirname(entry))
+            try:
+                with os.fdopen(fd, 'wb') as f:
+                    np.save(f, arr, allow_pickle=False)
+                os.replace(tmp, entry)
+            except BaseException:
+                if osp.exists(tmp):
+                    os.remove(tmp)
+                raise
+        return arr
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over requests (NaN before any request)."""
+        total = self.hits + self.misses
+        return self.hits / total if total else math.nan
+
+    def reset_counters(self) -> None:
+        """Zero the hit and miss counters (the files stay)."""
         self.hits = self.misses = 0
 
 

@@ -206,3 +206,53 @@ def test_png_decoder_option():
     assert "png_decoder='opencv'" in repr(LoadDeepLesionSlices(png_decoder='opencv'))
     with pytest.raises(ValueError, match='png_decoder must be one of'):
         LoadDeepLesionSlices(png_decoder='pillow')
+
+
+def _files(folder):
+    return sorted(osp.relpath(osp.join(d, f), folder) for d, _, fs in os.walk(folder) for f in fs)
+
+
+def test_disk_cache_hits_return_identical_arrays_and_write_only_in_its_folder(series, tmp_path):
+    data_files = _files(str(tmp_path / 'Images_png'))
+    cache_dir = str(tmp_path.parent / (tmp_path.name + '_decoded'))
+    first = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, decode_cache_dir=cache_dir)
+    a = first(_results(series, 10, 1.0))['img'].copy()
+    assert (first.disk_cache.hits, first.disk_cache.misses) == (0, 3)
+    assert len([f for f in _files(cache_dir) if f.endswith('.npy')]) == 3
+    assert not [f for f in _files(cache_dir) if f.endswith('.tmp')]
+    assert _files(str(tmp_path / 'Images_png')) == data_files  # nothing written into the data tree
+    # Another worker (empty LRU) reads the raw arrays back: same input bit for bit.
+    second = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, decode_cache_dir=cache_dir)
+    b = second(_results(series, 10, 1.0))['img']
+    assert (second.disk_cache.hits, second.disk_cache.misses) == (3, 0)
+    assert second.disk_cache.hit_rate == 1.0
+    assert b.tobytes() == a.tobytes()
+    path = osp.join(series, '010.png')
+    with open(path, 'rb') as f:
+        ref = decode_hu_png(f.read(), decoder='opencv')
+    entry = second.disk_cache.entry(path)
+    assert np.load(entry).dtype == np.int16 and np.load(entry).tobytes() == ref.tobytes()
+
+
+def test_disk_cache_decodes_a_changed_png_and_an_unreadable_entry_again(series, tmp_path):
+    from .helpers import write_slice
+    cache_dir = str(tmp_path.parent / (tmp_path.name + '_decoded'))
+    load = LoadDeepLesionSlices(num_slices=1, decode_cache_dir=cache_dir, cache_size=0)
+    assert load(_results(series, 10, 1.0))['img'][0, 0, 0] == pytest.approx(expected(100)[()], abs=1e-4)
+    path = write_slice(str(tmp_path), '000001_01_01', 10, np.full((H, W), 500))
+    os.utime(path, ns=(1, 1))  # a different modification time, whatever the clock's resolution
+    assert load(_results(series, 10, 1.0))['img'][0, 0, 0] == pytest.approx(expected(500)[()], abs=1e-4)
+    assert (load.disk_cache.hits, load.disk_cache.misses) == (0, 2)
+    with open(load.disk_cache.entry(path), 'wb') as f:
+        f.write(b'garbage')
+    assert load(_results(series, 10, 1.0))['img'][0, 0, 0] == pytest.approx(expected(500)[()], abs=1e-4)
+    assert load.disk_cache.misses == 3
+    assert load(_results(series, 10, 1.0))['img'][0, 0, 0] == pytest.approx(expected(500)[()], abs=1e-4)
+    assert load.disk_cache.hits == 1
+
+
+def test_disk_cache_inside_the_data_tree_is_refused(series, tmp_path):
+    load = LoadDeepLesionSlices(num_slices=3, decode_cache_dir=str(tmp_path / 'cache'))
+    with pytest.raises(ValueError, match='lies inside the data tree'):
+        load(_results(series, 10, 1.0))
+    assert not osp.exists(tmp_path / 'cache')

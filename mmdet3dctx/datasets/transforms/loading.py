@@ -1,5 +1,6 @@
 """Loading of the CT slices around a DeepLesion key slice."""
 import math
+import os.path as osp
 from typing import Optional, Tuple
 
 import numpy as np
@@ -7,8 +8,8 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
-from ..slice_sampling import (PNG_DECODERS, SliceCache, decode_hu_png, interpolation_plan, neighbour_path,
-                              slice_positions, stack_windowed_slices)
+from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, decode_hu_png, interpolation_plan,
+                              neighbour_path, slice_positions, stack_windowed_slices)
 
 
 @TRANSFORMS.register_module()
@@ -30,7 +31,9 @@ class LoadDeepLesionSlices(BaseTransform):
     with the ``isal`` package installed and identical bit for bit; other PNGs go through OpenCV. Decoded slices
     are kept in a per-process LRU cache (``cache_size`` slices), so neighbouring key slices of one series do not
     decode the same PNG twice in a worker; ``cache.hits``/``cache.misses`` count unique slices requested per
-    sample.
+    sample. With ``decode_cache_dir`` set, slices missing from that cache are read from (or decoded and written
+    to) an on-disk cache of raw arrays shared by the workers, outside the data tree
+    (:class:`~mmdet3dctx.datasets.slice_sampling.DiskSliceCache`; its counters in ``disk_cache``).
 
     Required Keys:
 
@@ -59,6 +62,8 @@ class LoadDeepLesionSlices(BaseTransform):
         png_decoder (str): ``'auto'`` (the fast decoder for plain 16-bit grey PNGs, OpenCV for the rest) or
             ``'opencv'`` (always ``cv2.imdecode``, the reference). Both give the same arrays. Defaults to
             ``'auto'``.
+        decode_cache_dir (str, optional): Folder of an on-disk cache of decoded slices (opt-in; about 500 KB
+            per 512x512 slice used; must lie outside the data tree). None disables it. Defaults to None.
         backend_args (dict, optional): MMEngine file backend arguments. Defaults to None.
 
     Example:
@@ -76,6 +81,7 @@ class LoadDeepLesionSlices(BaseTransform):
                  out_range: Tuple[float, float] = (-50, 205),
                  cache_size: int = 64,
                  png_decoder: str = 'auto',
+                 decode_cache_dir: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
         if num_slices < 1 or num_slices % 2 != 1:
             raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
@@ -92,9 +98,15 @@ class LoadDeepLesionSlices(BaseTransform):
         self.png_decoder = png_decoder
         self.backend_args = backend_args
         self.cache = SliceCache(cache_size)
+        self.disk_cache = None if decode_cache_dir is None else DiskSliceCache(decode_cache_dir)
+
+    def _decode_png(self, path: str) -> np.ndarray:
+        return decode_hu_png(fileio.get(path, backend_args=self.backend_args), path, self.png_decoder)
 
     def _decode(self, path: str) -> np.ndarray:
-        return decode_hu_png(fileio.get(path, backend_args=self.backend_args), path, self.png_decoder)
+        if self.disk_cache is None:
+            return self._decode_png(path)
+        return self.disk_cache.get(path, self._decode_png)
 
     def _exists(self, path: str) -> bool:
         return path in self.cache or fileio.exists(path, backend_args=self.backend_args)
@@ -126,6 +138,8 @@ class LoadDeepLesionSlices(BaseTransform):
         interval = math.nan if interval is None else float(interval)
         if not self._exists(key_path):
             raise FileNotFoundError(f'key slice not found: {key_path}')
+        if self.disk_cache is not None:  # the folder holding Images_png/<series>/<slice>.png
+            self.disk_cache.check_outside(osp.dirname(osp.dirname(osp.dirname(osp.abspath(key_path)))))
         positions = slice_positions(key, self.num_slices, self.slice_interval, interval, srange)
         plan = interpolation_plan(positions)
         paths = {}
@@ -154,5 +168,7 @@ class LoadDeepLesionSlices(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_slices={self.num_slices}, slice_interval={self.slice_interval}, '
                 f'window={self.window}, out_range={self.out_range}, cache_size={self.cache.maxsize}, '
-                f'png_decoder={self.png_decoder!r}, backend_args={self.backend_args})')
+                f'png_decoder={self.png_decoder!r}, '
+                f'decode_cache_dir={None if self.disk_cache is None else self.disk_cache.cache_dir!r}, '
+                f'backend_args={self.backend_args})')
 
