@@ -1,5 +1,12 @@
 """DenseNet3D backbone per 3D-context operator, side by side: forward+backward time, peak memory, parameters
-and FLOPs relative to no fusion (the A3D paper's cost comparison).
+and FLOPs relative to no fusion (the A3D paper's cost comparison), with the 2D-network routes' backbones as
+further rows of the same run.
+
+Rows: the truncated DenseNet-121 with each operator at D slices, then the backbones of configs/deeplesion_2d as
+their configs build them: ``ThickenedR50-3DCE`` (3dce_r50_9slice.py), ``ThickenedR50-ESM-SSA``
+(thickened_esm_ssa_r50_9slice.py), both over groups of 3 slices, so at D slices when D is a multiple of 3 and
+at the configs' 9 slices otherwise (the output says which), and ``InflatedSwin-T`` (swin_t_center_7slice.py)
+at D slices. All ratios are to DenseNet3D with no fusion at D slices.
 
 Times: every operator once per round, rounds repeated, reported as the median per-round ratio to no fusion (drift
 of a shared machine cancels out); absolute medians from ``torch.utils.benchmark.Timer``-style timing with
@@ -7,7 +14,7 @@ of a shared machine cancels out); absolute medians from ``torch.utils.benchmark.
 forward+backward, each operator in its own subprocess. FLOPs: MMEngine's ``FlopAnalyzer`` on the forward.
 Targets (issue): A3D and ACS <= 1.10x no-fusion time; I3D/P3D reported.
 
-Usage: python benchmarks/backbones.py [--shape 7 256 256] [--rounds 5] [--batch 1] [--threads 2]
+Usage: python benchmarks/backbones.py [--shape 7 256 256] [--rounds 5] [--batch 1] [--threads 2] [--ops ROW ...]
 """
 import argparse
 import json
@@ -23,26 +30,64 @@ import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
+ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..')
 OPERATORS = ['NoFusionConv', 'A3DConv', 'ACSConv', 'TSMConv', 'AlignShiftConv', 'P3DConv', 'I3DConv']
+# the 2D-network routes: row name -> the config whose backbone is built
+BACKBONES_2D = {
+    'ThickenedR50-3DCE': 'configs/deeplesion_2d/3dce_r50_9slice.py',
+    'ThickenedR50-ESM-SSA': 'configs/deeplesion_2d/thickened_esm_ssa_r50_9slice.py',
+    'InflatedSwin-T': 'configs/deeplesion_2d/swin_t_center_7slice.py',
+}
+ROWS = OPERATORS + list(BACKBONES_2D)
 TARGETS = {'A3DConv': 1.10, 'ACSConv': 1.10}
 
 
+def row_slices(name: str, depth: int) -> int:
+    """Slices a row reads for ``--shape D H W``: D, except thickened ResNets at their configs' count when D is not a
+    multiple of 3 (they take groups of 3 slices)."""
+    if name in BACKBONES_2D and name.startswith('Thickened') and depth % 3:
+        from mmengine.config import Config
+        return Config.fromfile(osp.join(ROOT, BACKBONES_2D[name])).model.backbone.num_slices
+    return depth
+
+
 def build(op: str, depth: int):
+    """The row's backbone for ``depth`` slices (``row_slices``): DenseNet3D with operator ``op``, or the backbone
+    of a 2D-network route's config."""
+    if op in BACKBONES_2D:
+        from mmengine.config import Config
+        from mmdet.registry import MODELS
+        from mmdet.utils import register_all_modules
+        import mmdet3dctx.models  # noqa: F401
+        register_all_modules(init_default_scope=False)
+        cfg = Config.fromfile(osp.join(ROOT, BACKBONES_2D[op])).model.backbone
+        cfg.num_slices = row_slices(op, depth)
+        torch.manual_seed(0)
+        model = MODELS.build(cfg)
+        model.init_weights()
+        return model
+    if op not in OPERATORS:
+        raise ValueError(f'benchmarks/backbones.py: unknown row {op!r}; choose from {ROWS}')
     from mmdet3dctx.models import DenseNet3D
     torch.manual_seed(0)
     return DenseNet3D(num_slices=depth, context_conv=dict(type=op))
 
 
+def train_mode(model):
+    model.train()  # mmdet's ResNet.train() returns None (and keeps frozen BN in eval with norm_eval=True)
+    return model
+
+
 def step(model, x, thickness):
-    outs = model(x, thickness) if model.with_thickness else model(x)
+    outs = model(x, thickness) if getattr(model, 'with_thickness', False) else model(x)
     sum(o.float().mean() for o in outs).backward()
     model.zero_grad(set_to_none=True)
 
 
 def memory_child(op: str, shape, batch: int) -> None:
     """In a subprocess: print the growth of the peak RSS (MiB) during one forward+backward."""
-    model = build(op, shape[0]).train()
-    x = torch.randn(batch, 1, *shape)
+    model = train_mode(build(op, shape[0]))
+    x = torch.randn(batch, 1, row_slices(op, shape[0]), *shape[1:])
     thickness = torch.full((batch, ), 2.0)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     step(model, x, thickness)
@@ -60,13 +105,13 @@ def flops(model, shape) -> float:
             self.m = m
 
         def forward(self, x):
-            if self.m.with_thickness:
+            if getattr(self.m, 'with_thickness', False):
                 return self.m(x, torch.full((x.shape[0], ), 2.0))
             return self.m(x)
 
     model.eval()
     with torch.no_grad():
-        fa = FlopAnalyzer(Wrap(model), (torch.rand(1, 1, *shape), ))
+        fa = FlopAnalyzer(Wrap(model), (torch.rand(1, 1, *shape), ))  # shape: the row's (slices, H, W)
         fa.unsupported_ops_warnings(False)
         fa.uncalled_modules_warnings(False)
         return fa.total() / 1e9
@@ -78,7 +123,8 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--threads', type=int, default=None)
-    parser.add_argument('--ops', nargs='+', default=OPERATORS)
+    parser.add_argument('--ops', nargs='+', default=ROWS, choices=ROWS, metavar='ROW',
+                        help=f'rows (default: all): {" ".join(ROWS)}')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -97,24 +143,31 @@ def main(argv=None):
                              (['--threads', str(args.threads)] if args.threads else []),
                              capture_output=True, text=True, check=True)
         info[op] = dict(mem=json.loads(out.stdout.strip().splitlines()[-1])['peak_mib'])
-    models = {op: build(op, shape[0]).train() for op in ops}
-    x = torch.randn(args.batch, 1, *shape)
+    models = {op: train_mode(build(op, shape[0])) for op in ops}
+    slices = {op: row_slices(op, shape[0]) for op in ops}
+    xs = {d: torch.randn(args.batch, 1, d, *shape[1:]) for d in set(slices.values())}
     thickness = torch.full((args.batch, ), 2.0)
-    for m in models.values():  # warm-up
-        step(m, x, thickness)
+    for op, m in models.items():  # warm-up
+        step(m, xs[slices[op]], thickness)
     times = {op: [] for op in ops}
     for _ in range(args.rounds):
         for op, m in models.items():
             t0 = time.perf_counter()
-            step(m, x, thickness)
+            step(m, xs[slices[op]], thickness)
             times[op].append(time.perf_counter() - t0)
     ratios = {op: statistics.median(t / b for t, b in zip(times[op], times['NoFusionConv'])) for op in ops}
     for op, m in models.items():
-        info[op].update(params=sum(p.numel() for p in m.parameters()) / 1e6, gflops=flops(m, shape))
+        info[op].update(params=sum(p.numel() for p in m.parameters()) / 1e6,
+                        gflops=flops(m, (slices[op], *shape[1:])))
     base = info['NoFusionConv']
     print(f'DenseNet3D (truncated DenseNet-121) forward+backward, input ({args.batch}, 1, {shape[0]}, {shape[1]}, '
           f'{shape[2]}), {args.rounds} interleaved rounds, {torch.get_num_threads()} threads')
-    header = (f'{"operator":16s} {"time (s)":>9s} {"time x":>7s} {"peak MiB":>9s} {"mem x":>6s} '
+    routes = [op for op in ops if op in BACKBONES_2D]
+    if routes:
+        print('2D-network routes (backbones of configs/deeplesion_2d, same input size, ratios to DenseNet3D no '
+              'fusion): ' + ', '.join(f'{op} at {slices[op]} slices ({osp.basename(BACKBONES_2D[op])})'
+                                      for op in routes))
+    header = (f'{"operator":20s} {"time (s)":>9s} {"time x":>7s} {"peak MiB":>9s} {"mem x":>6s} '
               f'{"params (M)":>11s} {"params x":>9s} {"GFLOPs":>8s} {"FLOPs x":>8s}  target')
     print(header)
     for op in ops:
@@ -122,7 +175,7 @@ def main(argv=None):
         target = TARGETS.get(op)
         verdict = '' if target is None else (f'<= {target:.2f}x time: ' + ('ok' if ratios[op] <= target else
                                                                           'MISSED'))
-        print(f'{op:16s} {statistics.median(times[op]):9.3f} {ratios[op]:7.2f} {i["mem"]:9.0f} '
+        print(f'{op:20s} {statistics.median(times[op]):9.3f} {ratios[op]:7.2f} {i["mem"]:9.0f} '
               f'{i["mem"] / max(base["mem"], 1e-9):6.2f} {i["params"]:11.2f} {i["params"] / base["params"]:9.3f} '
               f'{i["gflops"]:8.2f} {i["gflops"] / base["gflops"]:8.3f}  {verdict}')
     return ratios, info
