@@ -145,7 +145,8 @@ def window_hu(hu: np.ndarray, window: Tuple[float, float], out_range: Tuple[floa
 
 
 def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Callable[[int], np.ndarray],
-                          window: Tuple[float, float], out_range: Tuple[float, float]) -> np.ndarray:
+                          window: Tuple[float, float], out_range: Tuple[float, float],
+                          workspace: Optional[dict] = None) -> np.ndarray:
     """The model input: each planned slice interpolated in HU, windowed, stacked on the last axis.
 
     The one place where training (``LoadDeepLesionSlices``) and inference (``mmdet3dctx.inference``) turn
@@ -160,10 +161,14 @@ def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Call
         plan: ``(i0, i1, w)`` per input slice (:func:`interpolation_plan`): ``(1 - w) * S[i0] + w * S[i1]``.
         slice_hu (Callable[[int], np.ndarray]): HU ``(H, W)`` of slice ``i`` (any real dtype).
         window, out_range: see :func:`window_hu`.
+        workspace (dict, optional): Scratch buffers kept by the caller between calls (a loader keeps one per
+            worker), so that the ``(D, H, W)`` planes and float32 copies are not allocated, and page-faulted
+            in, for every sample. The returned array never shares memory with it. Defaults to None.
 
     Returns:
         np.ndarray: float32 ``(H, W, len(plan))``, C-contiguous.
     """
+    workspace = {} if workspace is None else workspace
     hu_of = {}
     as_float = {}
 
@@ -172,13 +177,21 @@ def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Call
             hu_of[i] = slice_hu(i)
         return hu_of[i]
 
+    def scratch(name: str, shape: Tuple[int, ...]) -> np.ndarray:
+        buf = workspace.get(name)
+        if buf is None or buf.shape != shape:
+            buf = workspace[name] = np.empty(shape, np.float32)
+        return buf
+
     def f32(i: int) -> np.ndarray:
         if i not in as_float:
-            as_float[i] = hu(i).astype(np.float32)
+            buf = scratch(f'f32_{len(as_float)}', hu(i).shape)
+            np.copyto(buf, hu(i), casting='unsafe')
+            as_float[i] = buf
         return as_float[i]
 
     first = hu(plan[0][0])
-    stack = np.empty((len(plan), ) + first.shape, np.float32)
+    stack = scratch('stack', (len(plan), ) + first.shape)
     done = {}
     for k, step in enumerate(plan):
         i0, i1, w = step
@@ -193,7 +206,7 @@ def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Call
             if not np.shares_memory(mixed, stack[k]):  # OpenCV wrote elsewhere
                 stack[k] = mixed
             window_hu(stack[k], window, out_range, out=stack[k])
-    return stack[0][..., None] if len(plan) == 1 else cv2.merge(list(stack))
+    return stack[0][..., None].copy() if len(plan) == 1 else cv2.merge(list(stack))
 
 
 class SliceCache:

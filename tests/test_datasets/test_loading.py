@@ -256,3 +256,15 @@ def test_disk_cache_inside_the_data_tree_is_refused(series, tmp_path):
     with pytest.raises(ValueError, match='lies inside the data tree'):
         load(_results(series, 10, 1.0))
     assert not osp.exists(tmp_path / 'cache')
+
+
+@pytest.mark.parametrize('num_slices', [1, 7])
+def test_samples_do_not_share_memory_through_the_workspace(series, num_slices):
+    load = LoadDeepLesionSlices(num_slices=num_slices, slice_interval=1.0)
+    a = load(_results(series, 10, 2.5))['img']
+    kept = a.copy()
+    b = load(_results(series, 12, 1.0))['img']
+    assert not np.shares_memory(a, b)
+    assert a.tobytes() == kept.tobytes() and b.tobytes() != kept.tobytes()
+    for buf in load._workspace.values():
+        assert not np.shares_memory(a, buf) and not np.shares_memory(b, buf)
