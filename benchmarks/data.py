@@ -1,13 +1,23 @@
 """Throughput of the DeepLesion train pipeline: samples per second per worker and with 2 workers.
 
 Builds the train dataset and pipeline of ``configs/_base_/datasets/deeplesion.py`` (7 slices 2 mm apart,
-512x512, flip, shift/scale/rotate, pad) on a synthetic DeepLesion tree (or ``--data-root``), then times
+512x512, interval normalisation, flip, shift/scale/rotate, pad, pack) on a synthetic 512-pixel DeepLesion tree
+(or ``--data-root``), then times, side by side in interleaved rounds over the same shuffled samples:
 
-* one process pulling samples in shuffled order (= one dataloader worker), with the decode cache's hit rate;
-* a ``torch.utils.data.DataLoader`` with 2 workers.
+* ``opencv``: the loader decoding every PNG with ``cv2.imdecode`` (``png_decoder='opencv'``, the reference);
+* ``fast``: the default loader (``png_decoder='auto'``: the fast 16-bit PNG decoder, ISA-L inflate if ``isal``
+  is installed);
+* ``fast + disk cache``: the default loader with the opt-in ``decode_cache_dir`` after one pass has filled it
+  (a later epoch).
+
+Each row is one process pulling samples (= one dataloader worker), every step of the train pipeline included,
+with the per-worker decode cache's hit rate (and the disk cache's). Samples/s are given by wall time and by the
+process's CPU time: on a machine shared with other jobs the wall-time figure drops with the load, the CPU-time
+one is what a worker with a core to itself would reach (less the cache sharing). Then the default loader in file
+order (validation) and a ``torch.utils.data.DataLoader`` with 2 workers, both loaders.
 
 Usage:
-    python benchmarks/data.py [--data-root DIR] [--samples 200] [--num-patients 12]
+    python benchmarks/data.py [--data-root DIR] [--samples 200] [--num-patients 30] [--rounds 4]
 """
 import argparse
 import os.path as osp
@@ -25,12 +35,14 @@ from mmengine.registry import init_default_scope
 
 import mmdet3dctx  # noqa: F401  (registers the plugins)
 from mmdet.registry import DATASETS
+from mmdet3dctx.datasets import png16
 from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
 
 CONFIG = osp.join(osp.dirname(__file__), '..', 'configs', '_base_', 'datasets', 'deeplesion.py')
 
 
-def build_dataset(data_root, num_slices=7):
+def build_dataset(data_root, num_slices=7, **loader_options):
+    """The config's train dataset over every key slice, ``loader_options`` set on ``LoadDeepLesionSlices``."""
     cfg = Config.fromfile(CONFIG)
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = data_root
@@ -38,37 +50,62 @@ def build_dataset(data_root, num_slices=7):
     for t in ds_cfg.pipeline:
         if t['type'] == 'LoadDeepLesionSlices':
             t['num_slices'] = num_slices
+            t.update(loader_options)
     return DATASETS.build(ds_cfg)
 
 
-def per_worker(dataset, samples, seed=0, shuffle=True):
-    """One process pulling ``samples`` samples (epochs repeated as needed), shuffled or in file order.
-
-    Returns:
-        tuple: samples/s, the decode cache's hit rate, its hits and misses, and the time per sample grouped by
-        the series' slice interval.
-    """
+def sample_order(n, samples, seed=0, shuffle=True):
+    """``samples`` indices into ``n`` samples, epochs repeated as needed, each epoch shuffled or in file order."""
     rng = random.Random(seed)
     order = []
     while len(order) < samples:
-        idx = list(range(len(dataset)))
+        idx = list(range(n))
         if shuffle:
             rng.shuffle(idx)
         order += idx
-    order = order[:samples]
-    for i in order[:5]:  # warm-up (imports, first allocations)
-        dataset[i]
-    loader = dataset.pipeline.transforms[0]
-    loader.cache.clear()
-    by_interval = {}
-    start = time.perf_counter()
-    for i in order:
-        t0 = time.perf_counter()
-        out = dataset[i]
-        by_interval.setdefault(dataset.get_data_info(i)['slice_interval'], []).append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - start
-    assert tuple(out['inputs'].shape[1:]) == (512, 512), out['inputs'].shape
-    return samples / elapsed, loader.cache.hit_rate, loader.cache.hits, loader.cache.misses, by_interval
+    return order[:samples]
+
+
+class Timing:
+    """Wall and CPU time of one loader configuration, summed over rounds."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.loader = dataset.pipeline.transforms[0]
+        self.count = 0
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.by_interval = {}
+
+    def run(self, indices):
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        for i in indices:
+            t0 = time.perf_counter()
+            out = self.dataset[i]
+            self.by_interval.setdefault(self.dataset.get_data_info(i)['slice_interval'],
+                                        []).append(time.perf_counter() - t0)
+        self.wall += time.perf_counter() - wall0
+        self.cpu += time.process_time() - cpu0
+        self.count += len(indices)
+        assert tuple(out['inputs'].shape[1:]) == (512, 512), out['inputs'].shape
+
+    def reset_caches(self):
+        self.loader.cache.clear()
+        if self.loader.disk_cache is not None:
+            self.loader.disk_cache.reset_counters()
+
+
+def interleaved(timings, order, rounds):
+    """Run every configuration on the same samples, in ``rounds`` alternating chunks (shared load alike)."""
+    chunks = np.array_split(np.asarray(order), rounds)
+    for t in timings.values():
+        for i in order[:5]:  # warm-up (imports, first allocations)
+            t.dataset[i]
+        t.reset_caches()
+    for r, chunk in enumerate(chunks):
+        names = list(timings) if r % 2 == 0 else list(timings)[::-1]
+        for name in names:
+            timings[name].run(chunk.tolist())
 
 
 def with_workers(dataset, samples, workers=2):
@@ -90,12 +127,23 @@ def with_workers(dataset, samples, workers=2):
     return count / (time.perf_counter() - start)
 
 
+def _hits(loader):
+    c = loader.cache
+    text = f'{c.hit_rate:.1%} ({c.hits}/{c.hits + c.misses})'
+    if loader.disk_cache is not None:
+        d = loader.disk_cache
+        text += f'; disk {d.hit_rate:.1%} ({d.hits}/{d.hits + d.misses})'
+    return text
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-root', default=None, help='DeepLesion tree (default: a synthetic one, 512x512)')
     parser.add_argument('--num-patients', type=int, default=30, help='patients of the synthetic tree')
-    parser.add_argument('--samples', type=int, default=200, help='samples timed per measurement')
+    parser.add_argument('--samples', type=int, default=200, help='samples timed per configuration')
+    parser.add_argument('--rounds', type=int, default=4, help='interleaved rounds the samples are split into')
     parser.add_argument('--num-slices', type=int, default=7)
+    parser.add_argument('--no-workers', action='store_true', help='skip the 2-worker DataLoader measurement')
     args = parser.parse_args(argv)
     init_default_scope('mmdet')
     # As MMEngine's runner sets up every process: no OpenCV thread pool, one torch thread per worker.
@@ -108,20 +156,44 @@ def main(argv=None):
         start = time.perf_counter()
         data_root = make_synthetic_deeplesion(tmp.name, num_patients=args.num_patients, seed=0, image_size=512)
         print(f'synthetic tree: {args.num_patients} patients at 512x512 in {time.perf_counter() - start:.1f} s')
-    dataset = build_dataset(data_root, args.num_slices)
+    disk = tempfile.TemporaryDirectory(prefix='mmdet3dctx_decoded_')  # outside the data tree
+    timings = {
+        'opencv': Timing(build_dataset(data_root, args.num_slices, png_decoder='opencv')),
+        'fast': Timing(build_dataset(data_root, args.num_slices, png_decoder='auto')),
+        'fast + disk cache': Timing(build_dataset(data_root, args.num_slices, decode_cache_dir=disk.name)),
+    }
+    dataset = timings['fast'].dataset
     intervals = np.array([dataset.get_data_info(i)['slice_interval'] for i in range(len(dataset))])
     print(f'{len(dataset)} key slices, slice intervals {sorted(set(intervals.round(3).tolist()))} mm; '
-          f'{args.num_slices} slices 2 mm apart, 512x512, train pipeline of {osp.relpath(CONFIG)}')
-    rate, hit_rate, hits, misses, by_interval = per_worker(dataset, args.samples)
-    print(f'per worker (1 process, shuffled order): {rate:.1f} samples/s; decode cache hit rate {hit_rate:.1%} '
-          f'({hits} of {hits + misses} slice reads, counted once per sample)')
-    print('  by series slice interval: ' + ', '.join(
-        f'{k:g} mm {len(v) / sum(v):.0f}/s' for k, v in sorted(by_interval.items())))
-    rate_seq, hit_seq, _, _, _ = per_worker(dataset, min(args.samples, len(dataset)), shuffle=False)
-    print(f'per worker (1 process, file order, e.g. validation): {rate_seq:.1f} samples/s; '
-          f'decode cache hit rate {hit_seq:.1%}')
-    rate2 = with_workers(dataset, args.samples, 2)
-    print(f'DataLoader, 2 workers: {rate2:.1f} samples/s')
+          f'{args.num_slices} slices 2 mm apart, 512x512, train pipeline of {osp.relpath(CONFIG)}; '
+          f'inflate: {png16.INFLATE_BACKEND}')
+    cached = timings['fast + disk cache']
+    start = time.perf_counter()
+    for i in range(len(dataset)):  # one epoch fills the disk cache
+        cached.dataset[i]
+    print(f'disk cache filled by one pass in {time.perf_counter() - start:.1f} s '
+          f'({cached.loader.disk_cache.misses} slices decoded and written)')
+
+    order = sample_order(len(dataset), args.samples)
+    interleaved(timings, order, args.rounds)
+    print(f'\nper worker (1 process, shuffled order, {args.samples} samples each, {args.rounds} interleaved rounds):')
+    print(f'  {"loader":<18} {"samples/s (wall)":>17} {"samples/s (CPU)":>16}   decode cache hit rate')
+    for name, t in timings.items():
+        print(f'  {name:<18} {t.count / t.wall:17.1f} {t.count / t.cpu:16.1f}   {_hits(t.loader)}')
+    print('  fast, by series slice interval (wall): ' + ', '.join(
+        f'{k:g} mm {len(v) / sum(v):.0f}/s' for k, v in sorted(timings['fast'].by_interval.items())))
+
+    seq = {'fast': Timing(dataset)}
+    seq['fast'].reset_caches()
+    seq['fast'].run(sample_order(len(dataset), min(args.samples, len(dataset)), shuffle=False))
+    t = seq['fast']
+    print(f'  fast, file order (e.g. validation): {t.count / t.wall:.1f} samples/s (wall), '
+          f'{t.count / t.cpu:.1f} (CPU); decode cache hit rate {_hits(t.loader)}')
+    if not args.no_workers:
+        for name in ('opencv', 'fast'):
+            rate = with_workers(timings[name].dataset, args.samples, 2)
+            print(f'DataLoader, 2 workers, {name}: {rate:.1f} samples/s')
+    disk.cleanup()
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _CHUNK_HEAD = struct.Struct('>I4s')
 _IHDR = struct.Struct('>IIBBBBB')
-#: Sums of a whole image must fit int32 in ``cv2.integral`` (255 per byte).
+#: Bytes of image data up to which ``cv2.integral``'s int32 sums (at most 255 per byte) cannot overflow.
 _MAX_INTEGRAL_BYTES = (2**31 - 1) // 255
 
 
@@ -125,7 +125,7 @@ def _unfilter(rows: np.ndarray) -> Optional[np.ndarray]:
             integral = cv2.integral(src.reshape(n, w2 // 2, 2))
             dst = out if counts[1] == h else np.empty((n, w2), np.uint8)
             np.subtract(integral[1:, 1:], integral[:-1, 1:], out=dst.reshape(n, w2 // 2, 2), casting='unsafe')
-        else:  # pragma: no cover - images of more than 8 megapixels
+        else:  # images of more than 4 megapixels
             dst = np.cumsum(src.reshape(n, w2 // 2, 2), axis=1, dtype=np.uint8).reshape(n, w2)
         if counts[1] != h:
             out[sub] = dst

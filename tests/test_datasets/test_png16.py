@@ -168,3 +168,10 @@ def test_fast_decoder_reasons(values):
 def test_unknown_decoder_is_refused():
     with pytest.raises(ValueError, match='decoder must be one of'):
         decode_hu_png(b'', 'x.png', 'pillow')
+
+
+def test_prefix_sum_without_integral_gives_the_same_values(values, monkeypatch):
+    data = encode_png16(values, [1, 0, 1, 2])
+    fast = png16.decode_png16(data)
+    monkeypatch.setattr(png16, '_MAX_INTEGRAL_BYTES', 0)  # the path of images over 8 megapixels
+    np.testing.assert_array_equal(png16.decode_png16(data), fast)
