@@ -278,13 +278,13 @@ class DiskSliceCache:
 
     def check_outside(self, data_root: str) -> None:
         """Raise ``ValueError`` if the cache folder is ``data_root`` or lies inside it."""
-        root = osp.realpath(data_root)
-        if root in self._checked_roots:
+        if data_root in self._checked_roots:
             return
+        root = osp.realpath(data_root)
         if osp.commonpath([root, self.cache_dir]) == root:
             raise ValueError(f'the decode cache folder {self.cache_dir} lies inside the data tree {root}; '
                              'choose a folder outside it (the cache never writes into the data tree)')
-        self._checked_roots.add(root)
+        self._checked_roots.add(data_root)
 
     def entry(self, path: str) -> Optional[str]:
         """The cache file of the PNG at ``path``, or None if ``path`` is not a local file."""

@@ -266,5 +266,17 @@ def test_samples_do_not_share_memory_through_the_workspace(series, num_slices):
     b = load(_results(series, 12, 1.0))['img']
     assert not np.shares_memory(a, b)
     assert a.tobytes() == kept.tobytes() and b.tobytes() != kept.tobytes()
-    for buf in load._workspace.values():
+    buffers = [buf for ws in load._workspaces.values() for buf in ws.values()]
+    assert buffers
+    for buf in buffers:
         assert not np.shares_memory(a, buf) and not np.shares_memory(b, buf)
+
+
+def test_threads_get_their_own_workspace(series):
+    from concurrent.futures import ThreadPoolExecutor
+    load = LoadDeepLesionSlices(num_slices=7, slice_interval=2.0)
+    keys = [6, 8, 10, 12, 14] * 8
+    ref = {k: load(_results(series, k, 0.7))['img'].tobytes() for k in set(keys)}
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda k: load(_results(series, k, 0.7))['img'].tobytes(), keys))
+    assert outs == [ref[k] for k in keys]

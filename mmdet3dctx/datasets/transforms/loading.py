@@ -1,6 +1,7 @@
 """Loading of the CT slices around a DeepLesion key slice."""
 import math
 import os.path as osp
+import threading
 from typing import Optional, Tuple
 
 import numpy as np
@@ -98,7 +99,8 @@ class LoadDeepLesionSlices(BaseTransform):
         self.png_decoder = png_decoder
         self.backend_args = backend_args
         self.cache = SliceCache(cache_size)
-        self._workspace = {}  # scratch buffers of stack_windowed_slices, reused between samples
+        # Scratch buffers of stack_windowed_slices reused between samples, one set per thread.
+        self._workspaces = {}
         self.disk_cache = None if decode_cache_dir is None else DiskSliceCache(decode_cache_dir)
 
     def _decode_png(self, path: str) -> np.ndarray:
@@ -153,8 +155,8 @@ class LoadDeepLesionSlices(BaseTransform):
         for p, a in decoded.items():
             if a.shape != shape:
                 raise ValueError(f'{p}: shape {a.shape} differs from the key slice {key_path} {shape}')
-        img = stack_windowed_slices(plan, lambda i: decoded[paths[i]], self.window, self.out_range,
-                                    self._workspace)
+        workspace = self._workspaces.setdefault(threading.get_ident(), {})
+        img = stack_windowed_slices(plan, lambda i: decoded[paths[i]], self.window, self.out_range, workspace)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
