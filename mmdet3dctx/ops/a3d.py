@@ -4,6 +4,7 @@ import torch.nn as nn
 
 from ._utils import check_5d
 from .base import ContextConv2dBase
+from .premix_conv import A3DMix, premix_slice_conv, use_premix
 
 
 def a3d_fuse(x: torch.Tensor, fusion_weight: torch.Tensor) -> torch.Tensor:
@@ -71,6 +72,9 @@ class A3DConv(ContextConv2dBase):
         if x.shape[2] != self.num_slices:
             raise ValueError(f'A3DConv was built for num_slices={self.num_slices}, got an input with '
                              f'{x.shape[2]} slices (shape {tuple(x.shape)})')
+        if use_premix(x):
+            return premix_slice_conv(x, self.weight, self.bias, self.fusion_weight, A3DMix(), self.stride,
+                                     self.padding, self.dilation, self.groups)
         return self.slice_conv(a3d_fuse(x, self.fusion_weight))
 
     def extra_repr(self) -> str:

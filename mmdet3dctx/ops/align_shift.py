@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ._utils import check_5d
 from .base import ContextConv2dBase
+from .premix_conv import ShiftMix, premix_slice_conv, use_premix
 from .shift import slice_shift_mix
 
 
@@ -81,7 +82,11 @@ class AlignShiftConv(ContextConv2dBase):
             thickness = thickness.expand(x.shape[0])
         if thickness.numel() != x.shape[0]:
             raise ValueError(f'AlignShiftConv got {thickness.numel()} thicknesses for a batch of {x.shape[0]}')
-        return self.slice_conv(align_shift(x, self.shift_ratio(thickness), self.fold))
+        ratio = self.shift_ratio(thickness)
+        if use_premix(x):
+            return premix_slice_conv(x, self.weight, self.bias, ratio.detach(), ShiftMix(self.fold), self.stride,
+                                     self.padding, self.dilation, self.groups)
+        return self.slice_conv(align_shift(x, ratio, self.fold))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', ref_thickness={self.ref_thickness}, shift_div={self.shift_div}'

@@ -5,6 +5,7 @@ import torch
 
 from ._utils import check_5d
 from .base import ContextConv2dBase
+from .premix_conv import ShiftMix, premix_slice_conv, use_premix
 
 
 def _shift_mix(x: torch.Tensor, fold: int, ratio: Optional[torch.Tensor], reverse: bool) -> torch.Tensor:
@@ -91,6 +92,9 @@ class TSMConv(ContextConv2dBase):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_5d(self, x)
+        if use_premix(x):
+            return premix_slice_conv(x, self.weight, self.bias, None, ShiftMix(self.fold), self.stride, self.padding,
+                                     self.dilation, self.groups)
         return self.slice_conv(slice_shift(x, self.fold))
 
     def extra_repr(self) -> str:
