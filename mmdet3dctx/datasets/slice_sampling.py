@@ -162,7 +162,7 @@ def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Call
         slice_hu (Callable[[int], np.ndarray]): HU ``(H, W)`` of slice ``i`` (any real dtype).
         window, out_range: see :func:`window_hu`.
         workspace (dict, optional): Scratch buffers kept by the caller between calls (a loader keeps one per
-            worker), so that the ``(D, H, W)`` planes and float32 copies are not allocated, and page-faulted
+            thread), so that the ``(D, H, W)`` planes and float32 copies are not allocated, and page-faulted
             in, for every sample. The returned array never shares memory with it. Defaults to None.
 
     Returns:
