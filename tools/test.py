@@ -18,7 +18,7 @@ os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from train import (allow_mmengine_checkpoints, ensure_data, fix_amp_without_gpu, load_config,  # noqa: E402
+from train import (ensure_data, fix_amp_without_gpu, load_config,  # noqa: E402
                    setup_distributed)
 
 
@@ -65,6 +65,7 @@ def build_test_cfg(args):
         # DetLocalVisualizer rather than pick up one an earlier runner in the process left under 'visualizer'
         cfg.visualizer.name = f"{cfg.visualizer.get('name', 'visualizer')}_{os.getpid()}_{time.time_ns()}"
     setup_distributed(cfg, args.launcher)
+    from mmdet3dctx.utils import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     return cfg
 

@@ -103,46 +103,6 @@ def ensure_data(cfg) -> None:
                              f'{MISSING_DATA_HELP}')
 
 
-def _history_buffer_getattr(obj, name):
-    """The only ``getattr`` a checkpoint may call while loading: the statistics methods of MMEngine's
-    ``HistoryBuffer`` (its pickled state refers to them by name). Anything else is refused."""
-    from mmengine.logging import HistoryBuffer
-    if (obj is HistoryBuffer or isinstance(obj, HistoryBuffer)) and name in ('min', 'max', 'mean', 'current'):
-        return getattr(obj, name)
-    raise RuntimeError(f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint')
-
-
-# the weights-only unpickler looks globals up by module and name: this stands for ``builtins.getattr``
-_history_buffer_getattr.__module__ = 'builtins'
-_history_buffer_getattr.__name__ = _history_buffer_getattr.__qualname__ = 'getattr'
-
-
-def allow_mmengine_checkpoints() -> None:
-    """torch >= 2.6 loads checkpoints with ``weights_only=True``; allow-list what MMEngine checkpoints hold
-    (message hub history buffers, numpy arrays and scalars, counters) instead of disabling the check. The
-    builtin ``getattr`` their pickles call is replaced by a version restricted to ``HistoryBuffer``."""
-    add = getattr(torch.serialization, 'add_safe_globals', None)
-    if add is None:
-        return
-    import _codecs
-    import collections
-
-    import numpy as np
-    from mmengine.logging import HistoryBuffer
-    safe = [HistoryBuffer, np.ndarray, np.dtype, collections.Counter, collections.OrderedDict, _codecs.encode,
-            _history_buffer_getattr]
-    for mod_name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
-        try:
-            mod = __import__(mod_name, fromlist=['_reconstruct', 'scalar'])
-            safe += [mod._reconstruct, mod.scalar]
-            break
-        except (ImportError, AttributeError):
-            continue
-    safe += [type(np.dtype(t)) for t in ('float64', 'float32', 'float16', 'int64', 'int32', 'int16', 'int8',
-                                         'uint8', 'bool')]
-    add(safe)
-
-
 def setup_distributed(cfg, launcher: str) -> None:
     """CPU-friendly distributed setup: MMEngine's launchers call ``torch.cuda.set_device``; without CUDA the
     gloo process group is initialised here and DDP gets ``device_ids=None``."""
@@ -223,6 +183,7 @@ def build_train_cfg(args):
         cfg.resume = True
         cfg.load_from = args.resume
     setup_distributed(cfg, args.launcher)
+    from mmdet3dctx.utils import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     return cfg
 
