@@ -32,10 +32,17 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
             init_cfg: as :class:`ContextMaskRCNN`.
 
     Example:
-        >>> # configs/demo/3dce_r18_9slice_synthetic.py:
-        >>> # model = dict(type='KeyGroupRPNMaskRCNN', rpn_on_key_group=True,
-        >>> #              backbone=dict(type='ThickenedResNet', fusion='3dce', num_slices=9, ...), ...)
-        >>> # rpn_x, roi_x = model.extract_rpn_roi_feat(inputs)  # two tuples of (N, 64, H/s, W/s) maps
+        >>> import torch
+        >>> from mmengine.config import Config
+        >>> from mmdet.registry import MODELS
+        >>> from mmdet.utils import register_all_modules
+        >>> import mmdet3dctx.models
+        >>> register_all_modules()
+        >>> cfg = Config.fromfile('configs/demo/3dce_r18_9slice_synthetic.py')  # from the repository root
+        >>> model = MODELS.build(cfg.model).eval()
+        >>> rpn_x, roi_x = model.extract_rpn_roi_feat(torch.rand(1, 1, 9, 64, 64))
+        >>> print([tuple(f.shape) for f in rpn_x], [tuple(f.shape) for f in roi_x] == [tuple(f.shape) for f in rpn_x])
+        [(1, 64, 16, 16), (1, 64, 8, 8), (1, 64, 4, 4), (1, 64, 2, 2)] True
     """
 
     def __init__(self,
@@ -61,9 +68,9 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
             if not (takes and getattr(self.backbone, 'with_key_group_outputs', False)):
                 detail = (f"fusion={getattr(self.backbone, 'fusion', None)!r}" if takes else
                           'its forward has no return_key_group argument')
-                raise ValueError(f'KeyGroupRPNMaskRCNN: rpn_on_key_group=True needs a backbone that returns the key '
-                                 f'group\'s maps (ThickenedResNet with fusion=\'3dce\'); {type(self.backbone).__name__} '
-                                 f'does not ({detail}). Set rpn_on_key_group=False.')
+                raise ValueError('KeyGroupRPNMaskRCNN: rpn_on_key_group=True needs a backbone that returns the key '
+                                 "group's maps (ThickenedResNet with fusion='3dce'); "
+                                 f'{type(self.backbone).__name__} does not ({detail}). Set rpn_on_key_group=False.')
 
     def extract_rpn_roi_feat(self, batch_inputs: Tensor, thickness: Optional[Tensor] = None
                              ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
