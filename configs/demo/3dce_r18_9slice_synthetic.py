@@ -3,8 +3,13 @@
 # and schedule (soft-tissue window, shift-scale-rotate, 12 epochs, step at 9) so its FROC sits in the same table.
 # The RPN sees the key group's maps alone, the RoI head the fused maps, as in the published 3DCE
 # (rpn_on_key_group = False: both fused).
+# Measured on the 2-core CPU (synthetic test split: 53 key slices, 80 lesions; `python tools/demo.py --config
+# <config>`, one seed, about 3 min each):
+#   3dce_r18_9slice_synthetic.py               0.972 (sens@0.5 0.963); with rpn_on_key_group=False 0.978 (0.963)
+#   thickened_esm_ssa_r18_9slice_synthetic.py  0.994 (sens@0.5 0.988)
+#   swin_t_{center,average}_7slice_synthetic.py 0.906 (sens@0.5 0.825), the same run (no 2D checkpoint)
 # With the MP3D-18 demo's wide window (-1024, 1050), no shift-scale-rotate and 10 epochs every 2D route was
-# undertrained (FROC avg[0.5-4] 0.07-0.10 on the synthetic test split).
+# undertrained (FROC avg[0.5-4] 0.07-0.10).
 _base_ = './mp3d18_9slice_synthetic.py'
 
 num_slices = 9
