@@ -8,15 +8,10 @@ Example:
 """
 import argparse
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
 import time
-
-# PyTorch's own switch: back large (>= 2 MB) CPU tensors with transparent huge pages, so a fresh activation costs
-# one page fault per 2 MB instead of one per 4 KB. Read when torch loads, hence here; THP_MEM_ALLOC_ENABLE=0 opts out.
-os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
 
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(HERE)

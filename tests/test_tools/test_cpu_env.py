@@ -7,7 +7,7 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SCRIPTS = ['tools/train.py', 'tools/demo.py', 'tools/test.py', 'tools/infer.py', 'benchmarks/ops.py', 'benchmarks/train_step.py']
+SCRIPTS = ['tools/train.py', 'tools/test.py', 'tools/infer.py', 'benchmarks/ops.py', 'benchmarks/train_step.py']
 
 
 @pytest.mark.parametrize('script', SCRIPTS)
