@@ -8,9 +8,6 @@ set (``VmHWM``, reset through ``/proc/self/clear_refs``) during one forward+back
 fresh subprocess whose allocator returns large blocks at once (``MALLOC_MMAP_THRESHOLD_``), so the resident set
 follows the live tensors instead of the allocator's caching.
 
-Like the tools, the benchmark backs large CPU tensors with transparent huge pages (PyTorch's
-``THP_MEM_ALLOC_ENABLE``); ``THP_MEM_ALLOC_ENABLE=0 python benchmarks/ops.py`` measures with 4 KB pages.
-
 Usage: python benchmarks/ops.py [--rounds 7] [--shape 2 128 7 64 64] [--threads N]
 """
 import argparse
@@ -20,10 +17,6 @@ import statistics
 import subprocess
 import sys
 import time
-
-# PyTorch's own switch: back large (>= 2 MB) CPU tensors with transparent huge pages, so a fresh activation costs
-# one page fault per 2 MB instead of one per 4 KB. Read when torch loads, hence here; THP_MEM_ALLOC_ENABLE=0 opts out.
-os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
 
 import torch
 import torch.nn as nn
@@ -143,7 +136,7 @@ def main():
     names = available(OPERATORS)
     print(f'dense layer op(1x1,{args.shape[1]}->128)-BN-ReLU-op(3x3,128->32) on {tuple(args.shape)}, '
           f'forward+backward, {args.rounds} interleaved rounds, torch {torch.__version__}, '
-          f'{torch.get_num_threads()} threads, THP_MEM_ALLOC_ENABLE={os.environ.get("THP_MEM_ALLOC_ENABLE")}')
+          f'{torch.get_num_threads()} threads')
     times = time_all(names, args.shape, args.rounds)
     base_t = times['NoFusionConv']
     mems = {n: peak_memory(n, args.shape, args.mem_repeats) for n in names}

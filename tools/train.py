@@ -12,10 +12,6 @@ import os
 import os.path as osp
 import sys
 
-# PyTorch's own switch: back large (>= 2 MB) CPU tensors with transparent huge pages, so a fresh activation costs
-# one page fault per 2 MB instead of one per 4 KB. Read when torch loads, hence here; THP_MEM_ALLOC_ENABLE=0 opts out.
-os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
-
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
