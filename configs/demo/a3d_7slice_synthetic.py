@@ -5,10 +5,10 @@
 # reduction, top-down fusion to one stride-4 map, Mask R-CNN (ellipse masks from the RECIST axes).
 #
 # Measured on the 2-core CPU (synthetic test split: 53 key slices, 80 lesions; FROC avg over 0.5-4 FPs/image),
-# with the per-pixel cross-entropy mask loss, before the base model's mask head moved to the reference's Dice
-# loss (DiceFCNMaskHead); not yet re-measured with Dice:
-#   a3d_7slice_synthetic.py           0.988 (sens@0.5 0.975), `python tools/demo.py` 9.8 min wall
-#   nofusion_7slice_synthetic.py      0.984 (sens@0.5 0.963); its D x 1 x 1 reductions still fuse the slices late
+# Dice mask loss (DiceFCNMaskHead), `python tools/demo.py --compare`:
+#   a3d_7slice_synthetic.py           0.994 (sens@0.5 0.988), train+test 6.2 min
+#   nofusion_7slice_synthetic.py      0.984 (sens@0.5 0.975), 6.0 min; its D x 1 x 1 reductions fuse the slices late
+# Earlier, with the cross-entropy mask loss:
 #   nofusion_ctm_7slice_synthetic.py  0.609 (sens@0.5 0.213); no 3D context at all (centre slice only)
 # With the paper's wide window (-1024, 2050) and 10 epochs both A3D (0.20) and no fusion (0.38) were undertrained.
 _base_ = '../deeplesion/a3d_7slice.py'
