@@ -1,15 +1,18 @@
 # MP3D FPN shrunk for the synthetic tree: P3D ResNet-18 variant (GN), GTM on 4 levels + a 64-channel FPN,
-# 9 slices 2.5 mm apart, 128 px slices, boxes only; the schedule of the A3D demo.
+# 9 slices 2.5 mm apart, 128 px slices, boxes only; the A3D demo's soft-tissue window, shift-scale-rotate and
+# 12-epoch schedule (with the MP3D paper's wide window (-1024, 1050) and 10 epochs the demos built on this config
+# stayed undertrained: FROC avg[0.5-4] 0.07-0.10). Measured with these settings (`python tools/demo.py --config
+# configs/demo/mp3d18_9slice_synthetic.py`, 2-core CPU): 0.994 (sens@0.5 0.988), train+test 6.5 min.
 _base_ = '../deeplesion/mp3d63_9slice.py'
 
 data_root = 'data/synthetic/demo_200p_128px'
 synthetic = dict(num_patients=200, seed=0, image_size=128)  # tools/train.py makes the tree if missing
 num_slices = 9
 slice_interval = 2.5
-window = (-1024, 1050)
+window = (-175, 275)  # soft-tissue window, as the A3D demo
 out_range = (-50, 205)
 img_scale = (128, 128)
-max_epochs = 10
+max_epochs = 12
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
              'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 
@@ -37,6 +40,8 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomShiftScaleRotate', shift_limit=0.04, scale_limit=0.2, rotate_limit=15, prob=0.5,
+         border_value=out_range[0]),
     dict(type='PackDetInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
@@ -66,7 +71,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8], gamma=0.1)
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[9], gamma=0.1)
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
