@@ -57,7 +57,8 @@ class ShiftMix(SliceMix):
         edge = t[:, :, depth - 1] if step == 1 else t[:, :, 0]
         edge.zero_() if r is None else edge.mul_(1 - r)
 
-    def _run_(self, t: torch.Tensor, ratio: Optional[torch.Tensor], reverse: bool) -> torch.Tensor:
+    def run_(self, t: torch.Tensor, ratio: Optional[torch.Tensor], reverse: bool) -> torch.Tensor:
+        """The mix (or, with ``reverse``, its adjoint) written into ``t``."""
         r = None if ratio is None else ratio.to(t.dtype).view(-1, 1, 1, 1)
         up, down = (-1, 1) if reverse else (1, -1)
         self._mix_(t[:, :self.fold], r, up)
@@ -66,10 +67,10 @@ class ShiftMix(SliceMix):
 
     def apply(self, x, param):
         out = torch.empty_like(x, memory_format=torch.contiguous_format).copy_(x)
-        return self._run_(out, param, reverse=False)
+        return self.run_(out, param, reverse=False)
 
     def adjoint_(self, g, param):
-        return self._run_(g, param, reverse=True)
+        return self.run_(g, param, reverse=True)
 
 
 class A3DMix(SliceMix):

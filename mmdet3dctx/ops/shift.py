@@ -11,24 +11,9 @@ from .premix_conv import ShiftMix, premix_slice_conv, use_premix
 def _shift_mix(x: torch.Tensor, fold: int, ratio: Optional[torch.Tensor], reverse: bool) -> torch.Tensor:
     """Channels ``[0, fold)`` mix in slice ``d + 1``, ``[fold, 2·fold)`` slice ``d − 1`` (the other way round
     when ``reverse``), zeros past the ends: ``(1 − r)·x[d] + r·x[d ± 1]``, or the plain shift when ``ratio`` is
-    None. One pass over a new tensor, nothing recorded for autograd."""
-    out = torch.empty_like(x)
-    for channels, step in ((slice(0, fold), 1), (slice(fold, 2 * fold), -1)):
-        step = -step if reverse else step
-        src, dst = x[:, channels], out[:, channels]
-        if step == 1:
-            d_to, d_from, edge = slice(0, -1), slice(1, None), slice(-1, None)
-        else:
-            d_to, d_from, edge = slice(1, None), slice(0, -1), slice(0, 1)
-        if ratio is None:
-            dst[:, :, d_to] = src[:, :, d_from]
-            dst[:, :, edge] = 0
-        else:
-            r = ratio.to(x.dtype).view(-1, 1, 1, 1, 1)
-            torch.mul(src, 1 - r, out=dst)
-            dst[:, :, d_to] += r * src[:, :, d_from]
-    out[:, 2 * fold:] = x[:, 2 * fold:]
-    return out
+    None. One pass over a new tensor (:class:`ShiftMix`'s in-place mix on a copy), nothing recorded for autograd."""
+    out = torch.empty_like(x, memory_format=torch.contiguous_format).copy_(x)
+    return ShiftMix(fold).run_(out, ratio, reverse)
 
 
 class _ShiftMix(torch.autograd.Function):
