@@ -10,7 +10,8 @@ from .premix_conv import A3DMix, premix_slice_conv, use_premix
 def a3d_fuse(x: torch.Tensor, fusion_weight: torch.Tensor) -> torch.Tensor:
     """Mix slices per channel with the A3D weight ``P``: ``X' = einsum('ncdhw,dkc->nckhw', X, P)``.
 
-    Computed as one batched matrix product over ``(N, C)`` on contiguous views (no permuted copies of X).
+    Computed by :class:`~.premix_conv.A3DMix` (one batched ``D x D`` product per ``(sample, channel)`` block on
+    contiguous views), recorded by autograd like any tensor op.
 
     Args:
         x (Tensor): ``(N, C, D, H, W)``.
@@ -19,10 +20,7 @@ def a3d_fuse(x: torch.Tensor, fusion_weight: torch.Tensor) -> torch.Tensor:
     Returns:
         Tensor: ``(N, C, D, H, W)``.
     """
-    n, c, d, h, w = x.shape
-    mix = fusion_weight.permute(2, 1, 0)  # (C, K, D): out[k] = sum_d P[d, k] x[d]
-    out = torch.matmul(mix.to(x.dtype), x.reshape(n, c, d, h * w))
-    return out.view(n, c, d, h, w)
+    return A3DMix().apply(x, fusion_weight)
 
 
 class A3DConv(ContextConv2dBase):
