@@ -18,6 +18,15 @@ def parse_args(argv=None):
     parser.add_argument('--num-patients', type=int, default=20)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--image-size', type=int, default=512, help='slice width and height in pixels (>= 64)')
+    parser.add_argument('--noise-hu', type=float, default=8.0,
+                        help='quantum noise per pixel (HU), independent from slice to slice')
+    parser.add_argument('--noise-ref-mm', type=float, default=None,
+                        help='slice thickness at which --noise-hu holds; other series get '
+                        'noise-hu * sqrt(noise-ref-mm / interval) (default: the same noise for every series)')
+    parser.add_argument('--noise-blur-px', type=float, default=0.0,
+                        help='in-plane noise texture: Gaussian sigma (px) of the low-pass on white noise (0 = white)')
+    parser.add_argument('--contrast-scale', type=float, default=1.0,
+                        help='factor on lesion and tube contrast (60-140 HU hyper-, 50-100 HU hypodense at 1)')
     parser.add_argument('--force', action='store_true', help='overwrite an existing DL_info.csv')
     return parser.parse_args(argv)
 
@@ -27,7 +36,9 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         out = make_synthetic_deeplesion(args.out, num_patients=args.num_patients, seed=args.seed,
-                                        image_size=args.image_size, overwrite=args.force)
+                                        image_size=args.image_size, noise_hu=args.noise_hu,
+                                        noise_ref_mm=args.noise_ref_mm, noise_blur_px=args.noise_blur_px,
+                                        contrast_scale=args.contrast_scale, overwrite=args.force)
     except (FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

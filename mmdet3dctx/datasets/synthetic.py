@@ -9,8 +9,13 @@ the same on the key slice:
 * **distractors** (not annotated): vessel-like tubes running through the whole series with a slight tilt, whose
   cross-section on any slice is a round blob of the same size and contrast distribution as a lesion.
 
-Only the 3D context (the neighbouring slices) tells the two apart, as in real CT. Everything is drawn from
-``numpy.random.default_rng`` seeded by ``(seed, patient_index)``, so a tree is a pure function of its arguments.
+Only the 3D context (the neighbouring slices) tells the two apart, as in real CT. Every slice gets its own
+Gaussian quantum noise (``noise_hu``, optionally growing as ``1 / sqrt(thickness)`` for thin slices and with a
+grainy in-plane texture), independent from slice to slice as CT noise is; with low contrast (``contrast_scale``)
+a single slice is then an unreliable witness and only slices combined before thresholding separate objects
+from noise. Everything is drawn from ``numpy.random.default_rng`` seeded by ``(seed, patient_index)``, so a
+tree is a pure function of its arguments; the defaults (8 HU white noise, full contrast) give the trees of
+earlier versions bit for bit.
 """
 import csv
 import math
@@ -108,7 +113,8 @@ class SyntheticSeries:
     lesions: List[Lesion] = field(default_factory=list)
     tubes: List[Tube] = field(default_factory=list)
     noise_seed: int = 0
-    noise_hu: float = 8.0
+    noise_hu: float = 8.0  # standard deviation of the quantum noise of this series' slices (HU)
+    noise_blur_px: float = 0.0  # in-plane correlation of the noise (Gaussian sigma, px); 0 = white
 
     def z(self, index: int) -> float:
         """Height (mm) of slice ``index`` above the first slice."""
@@ -128,9 +134,24 @@ class SyntheticSeries:
             sec = obj.section(z)
             if sec is not None:
                 paint_ellipse(img, *sec)
-        rng = np.random.default_rng([self.noise_seed, index])
-        img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(self.noise_hu)
+        img += ct_noise(img.shape, self.noise_hu, self.noise_blur_px, [self.noise_seed, index])
         return np.clip(np.rint(img), -32768, 32767).astype(np.int16)
+
+
+def ct_noise(shape: Tuple[int, int], sigma: float, blur_px: float, seed) -> np.ndarray:
+    """Quantum noise of one slice: Gaussian, ``sigma`` HU per pixel, independent from slice to slice (``seed``).
+
+    With ``blur_px > 0`` white noise is low-passed by a Gaussian of that sigma (px) and rescaled to ``sigma``,
+    so it has CT's grainy texture (blobs of a few pixels) instead of pixel-wise speckle.
+    """
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(shape, dtype=np.float32)
+    if blur_px > 0:
+        ksize = 2 * int(math.ceil(4 * blur_px)) + 1
+        noise = cv2.GaussianBlur(noise, (ksize, ksize), float(blur_px), borderType=cv2.BORDER_REFLECT)
+        k = cv2.getGaussianKernel(ksize, float(blur_px)).ravel().astype(np.float64)
+        noise *= np.float32(1.0 / float((k**2).sum()))  # the blur's std is sum(k^2) of its 1-D kernel k
+    return noise * np.float32(sigma)
 
 
 def paint_ellipse(img: np.ndarray, cx: float, cy: float, a: float, b: float, theta: float, value: float,
@@ -206,13 +227,29 @@ def _inside(tissue: np.ndarray, cx: float, cy: float, r: float) -> bool:
     return True
 
 
-def _contrast(rng: np.random.Generator) -> float:
+@dataclass(frozen=True)
+class NoiseModel:
+    """Per-slice CT quantum noise: ``noise_hu`` HU (at ``ref_mm`` slice thickness if given), ``blur_px`` texture."""
+    noise_hu: float = 8.0
+    ref_mm: Optional[float] = None
+    blur_px: float = 0.0
+
+    def sigma(self, interval: float) -> float:
+        """Noise of a series with this slice interval: ``noise_hu * sqrt(ref_mm / interval)`` (quantum noise
+        goes with 1 / sqrt(dose per voxel), the voxel's thickness), or ``noise_hu`` when ``ref_mm`` is None."""
+        if self.ref_mm is None:
+            return float(self.noise_hu)
+        return float(self.noise_hu) * math.sqrt(self.ref_mm / interval)
+
+
+def _contrast(rng: np.random.Generator, scale: float = 1.0) -> float:
     # Hyper- or hypo-dense; lesions and tubes share this distribution so intensity alone tells nothing.
-    return float(rng.uniform(60, 140) if rng.random() < 0.6 else -rng.uniform(50, 100))
+    return scale * float(rng.uniform(60, 140) if rng.random() < 0.6 else -rng.uniform(50, 100))
 
 
 def _make_series(rng: np.random.Generator, patient: int, study: int, size: int, labelled: bool,
-                 lesion_radius_mm: Tuple[float, float], noisy_prob: float) -> SyntheticSeries:
+                 lesion_radius_mm: Tuple[float, float], noisy_prob: float, noise: NoiseModel,
+                 contrast_scale: float) -> SyntheticSeries:
     interval = float(rng.choice(SLICE_INTERVALS, p=SLICE_INTERVAL_PROBS))
     spacing = float(rng.uniform(300.0, 400.0)) / size
     anatomy, tissue = _anatomy(rng, size)
@@ -231,7 +268,8 @@ def _make_series(rng: np.random.Generator, patient: int, study: int, size: int, 
     last = keys[-1] + margin()
     series = SyntheticSeries(patient=patient, study=study, series=1, first=first, last=last, interval=interval,
                              spacing=spacing, size=size, anatomy=anatomy,
-                             noise_seed=int(rng.integers(0, 2**31)))
+                             noise_seed=int(rng.integers(0, 2**31)), noise_hu=noise.sigma(interval),
+                             noise_blur_px=noise.blur_px)
 
     def radius_px() -> float:
         return float(rng.uniform(*lesion_radius_mm)) / spacing
@@ -253,7 +291,7 @@ def _make_series(rng: np.random.Generator, patient: int, study: int, size: int, 
                 placed.append(
                     Lesion(cx=float(cx), cy=float(cy), cz=series.z(key), a=a, b=b, theta=float(rng.uniform(0, np.pi)),
                            cz_radius=float(np.clip(rng.uniform(0.4, 0.8) * a * spacing, 2.0, 4.0)),
-                           contrast=_contrast(rng), key_slice=key,
+                           contrast=_contrast(rng, contrast_scale), key_slice=key,
                            lesion_type=int(rng.integers(1, 9)) if labelled else -1,
                            noisy=bool(rng.random() < noisy_prob)))
         if not placed:
@@ -273,7 +311,7 @@ def _make_series(rng: np.random.Generator, patient: int, study: int, size: int, 
             vx, vy = v * math.cos(psi), v * math.sin(psi)
             mx, my = rng.uniform(0, size, 2)
             tube = Tube(cx=float(mx - vx * z_mid), cy=float(my - vy * z_mid), vx=float(vx), vy=float(vy),
-                        radius=r, contrast=_contrast(rng), spacing=spacing)
+                        radius=r, contrast=_contrast(rng, contrast_scale), spacing=spacing)
             ok = True
             for key in keys:
                 tx, ty = tube.cx + tube.vx * series.z(key), tube.cy + tube.vy * series.z(key)
@@ -308,7 +346,11 @@ def _assign_splits(num_patients: int, seed: int) -> List[int]:
 
 def synthesize_patient(patient: int, seed: int, split: int, image_size: int = 512,
                        lesion_radius_mm: Tuple[float, float] = (4.0, 12.0),
-                       noisy_prob: float = 0.08) -> List[SyntheticSeries]:
+                       noisy_prob: float = 0.08,
+                       noise_hu: float = 8.0,
+                       noise_ref_mm: Optional[float] = None,
+                       noise_blur_px: float = 0.0,
+                       contrast_scale: float = 1.0) -> List[SyntheticSeries]:
     """The series of one synthetic patient (1 or 2 studies, one series each), without writing anything.
 
     Args:
@@ -318,14 +360,17 @@ def synthesize_patient(patient: int, seed: int, split: int, image_size: int = 51
         image_size (int): Slice width and height in pixels. Defaults to 512.
         lesion_radius_mm (tuple[float]): Range of the long semi-axis of lesions and of tube radii (mm).
         noisy_prob (float): Probability that a lesion row is flagged ``Possibly_noisy``.
+        noise_hu, noise_ref_mm, noise_blur_px, contrast_scale: see :func:`make_synthetic_deeplesion`.
 
     Returns:
         list[SyntheticSeries]
     """
     rng = np.random.default_rng([seed, patient])
+    noise = NoiseModel(noise_hu, noise_ref_mm, noise_blur_px)
     out = []
     for study in range(1, 3 if rng.random() < 0.4 else 2):
-        out.append(_make_series(rng, patient, study, image_size, split != 1, lesion_radius_mm, noisy_prob))
+        out.append(_make_series(rng, patient, study, image_size, split != 1, lesion_radius_mm, noisy_prob, noise,
+                                contrast_scale))
     return out
 
 
@@ -335,6 +380,10 @@ def make_synthetic_deeplesion(out_dir: str,
                               image_size: int = 512,
                               lesion_radius_mm: Tuple[float, float] = (4.0, 12.0),
                               noisy_prob: float = 0.08,
+                              noise_hu: float = 8.0,
+                              noise_ref_mm: Optional[float] = None,
+                              noise_blur_px: float = 0.0,
+                              contrast_scale: float = 1.0,
                               overwrite: bool = False) -> str:
     """Write a synthetic DeepLesion tree: ``DL_info.csv`` and ``Images_png/<series>/<slice:03d>.png``.
 
@@ -353,6 +402,15 @@ def make_synthetic_deeplesion(out_dir: str,
         lesion_radius_mm (tuple[float]): Range of lesions' long semi-axes and tube radii (mm).
             Defaults to (4, 12).
         noisy_prob (float): Fraction of lesion rows flagged ``Possibly_noisy``. Defaults to 0.08.
+        noise_hu (float): Standard deviation (HU) of the Gaussian quantum noise added to every pixel, drawn
+            independently for every slice (as CT noise is). Defaults to 8.
+        noise_ref_mm (float, optional): If given, ``noise_hu`` is the noise at this slice thickness and a series
+            with slice interval ``t`` gets ``noise_hu * sqrt(noise_ref_mm / t)`` (thin slices are noisier).
+            Defaults to None: ``noise_hu`` for every series.
+        noise_blur_px (float): In-plane correlation of the noise, the sigma (px) of a Gaussian low-pass applied
+            to white noise before rescaling it to ``noise_hu``: CT's grainy noise texture. Defaults to 0 (white).
+        contrast_scale (float): Factor on the contrast of lesions and tubes (hyperdense 60-140 HU, hypodense
+            50-100 HU at 1). Defaults to 1.
         overwrite (bool): Replace an existing ``DL_info.csv`` in ``out_dir``. Defaults to False.
 
     Returns:
@@ -368,6 +426,9 @@ def make_synthetic_deeplesion(out_dir: str,
         raise ValueError(f'image_size must be >= 64, got {image_size}')
     if num_patients < 1:
         raise ValueError(f'num_patients must be >= 1, got {num_patients}')
+    if noise_hu < 0 or noise_blur_px < 0 or (noise_ref_mm is not None and noise_ref_mm <= 0):
+        raise ValueError(f'noise_hu and noise_blur_px must be >= 0 and noise_ref_mm > 0, got {noise_hu}, '
+                         f'{noise_blur_px}, {noise_ref_mm}')
     csv_path = osp.join(out_dir, 'DL_info.csv')
     if osp.exists(csv_path) and not overwrite:
         raise FileExistsError(f'{csv_path} exists; pass overwrite=True (--force) to replace it')
@@ -379,7 +440,8 @@ def make_synthetic_deeplesion(out_dir: str,
         age = '' if np.random.default_rng([seed, patient, 1]).random() < 0.05 else str(
             int(np.random.default_rng([seed, patient, 2]).integers(20, 86)))
         sex = 'MF'[int(np.random.default_rng([seed, patient, 3]).integers(0, 2))]
-        for series in synthesize_patient(patient, seed, split, image_size, lesion_radius_mm, noisy_prob):
+        for series in synthesize_patient(patient, seed, split, image_size, lesion_radius_mm, noisy_prob, noise_hu,
+                                         noise_ref_mm, noise_blur_px, contrast_scale):
             name = f'{patient:06d}_{series.study:02d}_{series.series:02d}'
             folder = osp.join(out_dir, 'Images_png', name)
             os.makedirs(folder, exist_ok=True)
@@ -421,5 +483,6 @@ def make_synthetic_deeplesion(out_dir: str,
 
 
 __all__ = [
-    'make_synthetic_deeplesion', 'synthesize_patient', 'SyntheticSeries', 'Lesion', 'Tube', 'paint_ellipse'
+    'make_synthetic_deeplesion', 'synthesize_patient', 'SyntheticSeries', 'Lesion', 'Tube', 'NoiseModel', 'ct_noise',
+    'paint_ellipse'
 ]

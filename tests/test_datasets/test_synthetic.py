@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from mmdet3dctx.datasets.dl_info import DL_INFO_COLUMNS, load_key_slices, read_dl_info, split_counts
-from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion, paint_ellipse, synthesize_patient
+from mmdet3dctx.datasets.synthetic import (NoiseModel, ct_noise, make_synthetic_deeplesion, paint_ellipse,
+                                           synthesize_patient)
 
 
 @pytest.fixture(scope='module')
@@ -129,6 +130,44 @@ def test_rejects_bad_arguments(tmp_path):
         make_synthetic_deeplesion(str(tmp_path), image_size=32)
     with pytest.raises(ValueError, match='num_patients'):
         make_synthetic_deeplesion(str(tmp_path), num_patients=0)
+    with pytest.raises(ValueError, match='noise'):
+        make_synthetic_deeplesion(str(tmp_path), noise_hu=-1)
+    with pytest.raises(ValueError, match='noise'):
+        make_synthetic_deeplesion(str(tmp_path), noise_ref_mm=0)
+
+
+def test_ct_noise_per_slice_independent_and_textured():
+    white = [ct_noise((256, 256), 30.0, 0.0, [5, i]) for i in (0, 1)]
+    assert white[0].std() == pytest.approx(30, rel=0.03) and abs(white[0].mean()) < 1
+    assert abs(np.corrcoef(white[0].ravel(), white[1].ravel())[0, 1]) < 0.02  # slice to slice
+    assert abs(np.corrcoef(white[0][:, 1:].ravel(), white[0][:, :-1].ravel())[0, 1]) < 0.02  # pixel to pixel
+    np.testing.assert_array_equal(ct_noise((256, 256), 30.0, 0.0, [5, 0]), white[0])  # deterministic
+    grain = [ct_noise((256, 256), 30.0, 1.0, [5, i]) for i in (0, 1)]
+    assert grain[0].std() == pytest.approx(30, rel=0.05)
+    assert np.corrcoef(grain[0][:, 1:].ravel(), grain[0][:, :-1].ravel())[0, 1] > 0.6  # CT-like grain
+    assert abs(np.corrcoef(grain[0].ravel(), grain[1].ravel())[0, 1]) < 0.05
+
+
+def test_noise_grows_for_thin_slices():
+    assert NoiseModel(10.0).sigma(0.625) == NoiseModel(10.0).sigma(5.0) == 10.0
+    model = NoiseModel(10.0, ref_mm=5.0)
+    assert model.sigma(5.0) == pytest.approx(10.0) and model.sigma(1.25) == pytest.approx(20.0)
+    series = [s for p in range(1, 9) for s in synthesize_patient(p, 0, 1, 128, noise_hu=10.0, noise_ref_mm=5.0)]
+    assert len({s.interval for s in series}) >= 3
+    for s in series:
+        assert s.noise_hu == pytest.approx(10.0 * math.sqrt(5.0 / s.interval))
+        flat = s.render(s.first).astype(np.float32) - s.anatomy  # noise + objects; the corner is air, no object
+        assert flat[:24, :24].std() == pytest.approx(s.noise_hu, rel=0.2)
+
+
+def test_contrast_scale_keeps_the_geometry():
+    ref = synthesize_patient(4, 0, 3, 128)
+    low = synthesize_patient(4, 0, 3, 128, noise_hu=20.0, noise_blur_px=1.0, contrast_scale=0.5)
+    for a, b in zip(ref, low):
+        assert (a.first, a.last, a.interval, a.spacing) == (b.first, b.last, b.interval, b.spacing)
+        for la, lb in zip(a.lesions + a.tubes, b.lesions + b.tubes):
+            assert (la.cx, la.cy) == (lb.cx, lb.cy) and lb.contrast == pytest.approx(0.5 * la.contrast)
+        assert (b.noise_hu, b.noise_blur_px) == (20.0, 1.0)
 
 
 def _auc(pos, neg):
