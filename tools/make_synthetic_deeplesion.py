@@ -18,8 +18,9 @@ def parse_args(argv=None):
     parser.add_argument('--num-patients', type=int, default=20)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--image-size', type=int, default=512, help='slice width and height in pixels (>= 64)')
-    parser.add_argument('--noise-hu', type=float, default=8.0,
-                        help='quantum noise per pixel (HU), independent from slice to slice')
+    parser.add_argument('--noise-hu', type=float, nargs='+', default=[8.0], metavar='HU',
+                        help='quantum noise per pixel (HU), independent from slice to slice; two values LOW HIGH: '
+                        'each series draws its level log-uniformly from that range')
     parser.add_argument('--noise-ref-mm', type=float, default=None,
                         help='slice thickness at which --noise-hu holds; other series get '
                         'noise-hu * sqrt(noise-ref-mm / interval) (default: the same noise for every series)')
@@ -34,9 +35,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
+    if len(args.noise_hu) > 2:
+        print('error: --noise-hu takes one level or a range LOW HIGH', file=sys.stderr)
+        return 1
+    noise_hu = args.noise_hu[0] if len(args.noise_hu) == 1 else tuple(args.noise_hu)
     try:
         out = make_synthetic_deeplesion(args.out, num_patients=args.num_patients, seed=args.seed,
-                                        image_size=args.image_size, noise_hu=args.noise_hu,
+                                        image_size=args.image_size, noise_hu=noise_hu,
                                         noise_ref_mm=args.noise_ref_mm, noise_blur_px=args.noise_blur_px,
                                         contrast_scale=args.contrast_scale, overwrite=args.force)
     except (FileExistsError, ValueError) as e:

@@ -22,7 +22,7 @@ import math
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -229,17 +229,27 @@ def _inside(tissue: np.ndarray, cx: float, cy: float, r: float) -> bool:
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """Per-slice CT quantum noise: ``noise_hu`` HU (at ``ref_mm`` slice thickness if given), ``blur_px`` texture."""
-    noise_hu: float = 8.0
+    """Per-slice CT quantum noise: ``noise_hu`` HU (at ``ref_mm`` slice thickness if given), ``blur_px`` texture.
+
+    ``noise_hu`` may be a range ``(low, high)``: each series then draws its level log-uniformly from it (dose and
+    patient size vary from scan to scan).
+    """
+    noise_hu: Union[float, Tuple[float, float]] = 8.0
     ref_mm: Optional[float] = None
     blur_px: float = 0.0
 
-    def sigma(self, interval: float) -> float:
+    def sigma(self, interval: float, seed: int = 0) -> float:
         """Noise of a series with this slice interval: ``noise_hu * sqrt(ref_mm / interval)`` (quantum noise
-        goes with 1 / sqrt(dose per voxel), the voxel's thickness), or ``noise_hu`` when ``ref_mm`` is None."""
+        goes with 1 / sqrt(dose per voxel), the voxel's thickness), or ``noise_hu`` when ``ref_mm`` is None.
+        With a range, the level is drawn from ``default_rng([seed])`` (the series' noise seed)."""
+        if isinstance(self.noise_hu, (tuple, list)):
+            low, high = map(float, self.noise_hu)
+            level = math.exp(np.random.default_rng([seed]).uniform(math.log(low), math.log(high)))
+        else:
+            level = float(self.noise_hu)
         if self.ref_mm is None:
-            return float(self.noise_hu)
-        return float(self.noise_hu) * math.sqrt(self.ref_mm / interval)
+            return level
+        return level * math.sqrt(self.ref_mm / interval)
 
 
 def _contrast(rng: np.random.Generator, scale: float = 1.0) -> float:
@@ -266,10 +276,10 @@ def _make_series(rng: np.random.Generator, patient: int, study: int, size: int, 
     if num_keys == 2:
         keys.append(keys[0] + gap + int(rng.integers(0, 3)))
     last = keys[-1] + margin()
+    noise_seed = int(rng.integers(0, 2**31))
     series = SyntheticSeries(patient=patient, study=study, series=1, first=first, last=last, interval=interval,
-                             spacing=spacing, size=size, anatomy=anatomy,
-                             noise_seed=int(rng.integers(0, 2**31)), noise_hu=noise.sigma(interval),
-                             noise_blur_px=noise.blur_px)
+                             spacing=spacing, size=size, anatomy=anatomy, noise_seed=noise_seed,
+                             noise_hu=noise.sigma(interval, noise_seed), noise_blur_px=noise.blur_px)
 
     def radius_px() -> float:
         return float(rng.uniform(*lesion_radius_mm)) / spacing
@@ -347,7 +357,7 @@ def _assign_splits(num_patients: int, seed: int) -> List[int]:
 def synthesize_patient(patient: int, seed: int, split: int, image_size: int = 512,
                        lesion_radius_mm: Tuple[float, float] = (4.0, 12.0),
                        noisy_prob: float = 0.08,
-                       noise_hu: float = 8.0,
+                       noise_hu: Union[float, Tuple[float, float]] = 8.0,
                        noise_ref_mm: Optional[float] = None,
                        noise_blur_px: float = 0.0,
                        contrast_scale: float = 1.0) -> List[SyntheticSeries]:
@@ -380,7 +390,7 @@ def make_synthetic_deeplesion(out_dir: str,
                               image_size: int = 512,
                               lesion_radius_mm: Tuple[float, float] = (4.0, 12.0),
                               noisy_prob: float = 0.08,
-                              noise_hu: float = 8.0,
+                              noise_hu: Union[float, Tuple[float, float]] = 8.0,
                               noise_ref_mm: Optional[float] = None,
                               noise_blur_px: float = 0.0,
                               contrast_scale: float = 1.0,
@@ -402,8 +412,9 @@ def make_synthetic_deeplesion(out_dir: str,
         lesion_radius_mm (tuple[float]): Range of lesions' long semi-axes and tube radii (mm).
             Defaults to (4, 12).
         noisy_prob (float): Fraction of lesion rows flagged ``Possibly_noisy``. Defaults to 0.08.
-        noise_hu (float): Standard deviation (HU) of the Gaussian quantum noise added to every pixel, drawn
-            independently for every slice (as CT noise is). Defaults to 8.
+        noise_hu (float | tuple[float]): Standard deviation (HU) of the Gaussian quantum noise added to every
+            pixel, drawn independently for every slice (as CT noise is); a range ``(low, high)`` gives every series
+            its own level, drawn log-uniformly (scans differ in dose and patient size). Defaults to 8.
         noise_ref_mm (float, optional): If given, ``noise_hu`` is the noise at this slice thickness and a series
             with slice interval ``t`` gets ``noise_hu * sqrt(noise_ref_mm / t)`` (thin slices are noisier).
             Defaults to None: ``noise_hu`` for every series.
@@ -426,9 +437,13 @@ def make_synthetic_deeplesion(out_dir: str,
         raise ValueError(f'image_size must be >= 64, got {image_size}')
     if num_patients < 1:
         raise ValueError(f'num_patients must be >= 1, got {num_patients}')
-    if noise_hu < 0 or noise_blur_px < 0 or (noise_ref_mm is not None and noise_ref_mm <= 0):
-        raise ValueError(f'noise_hu and noise_blur_px must be >= 0 and noise_ref_mm > 0, got {noise_hu}, '
-                         f'{noise_blur_px}, {noise_ref_mm}')
+    if isinstance(noise_hu, (tuple, list)):
+        noise_ok = len(noise_hu) == 2 and 0 < noise_hu[0] <= noise_hu[1]
+    else:
+        noise_ok = noise_hu >= 0
+    if not noise_ok or noise_blur_px < 0 or (noise_ref_mm is not None and noise_ref_mm <= 0):
+        raise ValueError('noise_hu must be >= 0 or a range 0 < low <= high, noise_blur_px >= 0 and noise_ref_mm > 0; '
+                         f'got {noise_hu}, {noise_blur_px}, {noise_ref_mm}')
     csv_path = osp.join(out_dir, 'DL_info.csv')
     if osp.exists(csv_path) and not overwrite:
         raise FileExistsError(f'{csv_path} exists; pass overwrite=True (--force) to replace it')

@@ -134,6 +134,8 @@ def test_rejects_bad_arguments(tmp_path):
         make_synthetic_deeplesion(str(tmp_path), noise_hu=-1)
     with pytest.raises(ValueError, match='noise'):
         make_synthetic_deeplesion(str(tmp_path), noise_ref_mm=0)
+    with pytest.raises(ValueError, match='noise'):
+        make_synthetic_deeplesion(str(tmp_path), noise_hu=(16.0, 4.0))
 
 
 def test_ct_noise_per_slice_independent_and_textured():
@@ -158,6 +160,18 @@ def test_noise_grows_for_thin_slices():
         assert s.noise_hu == pytest.approx(10.0 * math.sqrt(5.0 / s.interval))
         flat = s.render(s.first).astype(np.float32) - s.anatomy  # noise + objects; the corner is air, no object
         assert flat[:24, :24].std() == pytest.approx(s.noise_hu, rel=0.2)
+
+
+def test_noise_range_varies_from_series_to_series():
+    model = NoiseModel((4.0, 16.0), ref_mm=5.0)
+    levels = [model.sigma(5.0, seed) for seed in range(400)]
+    assert 4.0 <= min(levels) < 4.5 and 15.0 < max(levels) <= 16.0
+    assert np.median(levels) == pytest.approx(8.0, rel=0.1)  # log-uniform: the geometric mean in the middle
+    assert model.sigma(1.25, 7) == pytest.approx(2 * model.sigma(5.0, 7))  # same draw, thickness scaling on top
+    series = [s for p in range(1, 9) for s in synthesize_patient(p, 0, 1, 128, noise_hu=(4.0, 16.0))]
+    assert len({round(s.noise_hu, 6) for s in series}) == len(series)
+    again = [s for p in range(1, 9) for s in synthesize_patient(p, 0, 1, 128, noise_hu=(4.0, 16.0))]
+    assert [s.noise_hu for s in series] == [s.noise_hu for s in again]
 
 
 def test_contrast_scale_keeps_the_geometry():
@@ -202,3 +216,19 @@ def test_only_3d_context_separates_lesions_from_tubes():
     assert abs(_auc(tub[:, 0], les[:, 0]) - 0.5) < 0.15  # key-slice contrast
     assert abs(_auc(tub[:, 1], les[:, 1]) - 0.5) < 0.15  # size
     assert _auc(tub[:, 2], les[:, 2]) > 0.95  # what remains 4 mm away
+
+
+def test_noise_hides_objects_on_one_slice_not_on_several():
+    """The noise knobs' 3D cue: objects are faint against per-slice noise (median contrast-to-noise per pixel ~4
+    instead of ~11 with the defaults), and since the noise is independent from slice to slice, averaging k
+    slices divides it by sqrt(k)."""
+    noisy = dict(noise_hu=(5.0, 20.0), noise_ref_mm=5.0, contrast_scale=0.7)
+    series = [s for p in range(1, 9) for s in synthesize_patient(p, 0, 1, 128, **noisy)]
+    plain = [s for p in range(1, 9) for s in synthesize_patient(p, 0, 1, 128)]
+    cnr = [abs(o.contrast) / s.noise_hu for s in series for o in s.lesions + s.tubes]
+    cnr_plain = [abs(o.contrast) / s.noise_hu for s in plain for o in s.lesions + s.tubes]
+    assert np.median(cnr) < 5 < 9 < np.median(cnr_plain)
+    for s in series[:4]:
+        air = [s.render(i)[:20, :20].astype(np.float32) - s.anatomy[:20, :20] for i in range(s.first, s.first + 4)]
+        assert air[0].std() == pytest.approx(s.noise_hu, rel=0.2)
+        assert np.mean(air, axis=0).std() == pytest.approx(s.noise_hu / 2, rel=0.25)

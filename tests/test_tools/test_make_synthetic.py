@@ -40,10 +40,10 @@ def test_cli_matches_the_function_and_refuses_to_overwrite(tmp_path, capsys):
 
 def test_cli_noise_and_contrast_flags(tmp_path):
     out = str(tmp_path / 'cli')
-    argv = ['--out', out, '--num-patients', '2', '--seed', '1', '--image-size', '64', '--noise-hu', '7',
+    argv = ['--out', out, '--num-patients', '2', '--seed', '1', '--image-size', '64', '--noise-hu', '4', '16',
             '--noise-ref-mm', '5', '--noise-blur-px', '0.8', '--contrast-scale', '0.6']
     assert _tool().main(argv) == 0
-    ref = make_synthetic_deeplesion(str(tmp_path / 'fn'), num_patients=2, seed=1, image_size=64, noise_hu=7.0,
+    ref = make_synthetic_deeplesion(str(tmp_path / 'fn'), num_patients=2, seed=1, image_size=64, noise_hu=(4.0, 16.0),
                                     noise_ref_mm=5.0, noise_blur_px=0.8, contrast_scale=0.6)
     plain = make_synthetic_deeplesion(str(tmp_path / 'plain'), num_patients=2, seed=1, image_size=64)
     info = load_key_slices(osp.join(out, 'DL_info.csv'))[0]
@@ -51,6 +51,8 @@ def test_cli_noise_and_contrast_flags(tmp_path):
     assert _read(osp.join(out, info['img_path'])) != _read(osp.join(plain, info['img_path']))
     # The annotations do not depend on noise or contrast.
     assert _read(osp.join(out, 'DL_info.csv')) == _read(osp.join(plain, 'DL_info.csv'))
+    assert _tool().main(['--out', str(tmp_path / 'x'), '--noise-hu', '1', '2', '3']) == 1
+    assert _tool().main(['--out', str(tmp_path / 'y'), '--noise-hu', '16', '4']) == 1
 
 
 def test_cli_rejects_bad_size(tmp_path, capsys):
