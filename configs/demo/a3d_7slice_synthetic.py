@@ -8,8 +8,9 @@
 # Dice mask loss (DiceFCNMaskHead), `python tools/demo.py --compare`:
 #   a3d_7slice_synthetic.py           0.994 (sens@0.5 0.988), train+test 6.2 min
 #   nofusion_7slice_synthetic.py      0.984 (sens@0.5 0.975), 6.0 min; its D x 1 x 1 reductions fuse the slices late
-# Earlier, with the cross-entropy mask loss:
-#   nofusion_ctm_7slice_synthetic.py  0.609 (sens@0.5 0.213); no 3D context at all (centre slice only)
+# Re-measured 2026-11-24 with 1 torch thread under nice 19: A3D 0.991 (0.975) 8.4 min, no fusion 0.988 (0.975) 8.0 min.
+#   nofusion_ctm_7slice_synthetic.py  0.609 (sens@0.5 0.200), 7.8 min (1 torch thread, nice 19); no 3D context at
+#                                     all (centre slice only). Earlier, with the cross-entropy mask loss: 0.609 (0.213)
 # With the paper's wide window (-1024, 2050) and 10 epochs both A3D (0.20) and no fusion (0.38) were undertrained.
 # Harder trees with per-slice CT quantum noise (`synthetic` knobs noise_hu, noise_ref_mm, contrast_scale; each run
 # a new data_root; 1 torch thread, nice 19; FROC avg (sens@0.5), A3D / no fusion, this schedule):
