@@ -136,6 +136,8 @@ def test_rejects_bad_arguments(tmp_path):
         make_synthetic_deeplesion(str(tmp_path), noise_ref_mm=0)
     with pytest.raises(ValueError, match='noise'):
         make_synthetic_deeplesion(str(tmp_path), noise_hu=(16.0, 4.0))
+    with pytest.raises(ValueError, match='contrast_scale'):
+        make_synthetic_deeplesion(str(tmp_path), contrast_scale=0.0)
 
 
 def test_ct_noise_per_slice_independent_and_textured():
