@@ -354,6 +354,19 @@ def _assign_splits(num_patients: int, seed: int) -> List[int]:
     return splits
 
 
+def _check_appearance(noise_hu, noise_ref_mm, noise_blur_px, contrast_scale) -> None:
+    """Refuse noise and contrast settings that would silently give a wrong tree (both public entry points)."""
+    if isinstance(noise_hu, (tuple, list)):
+        noise_ok = len(noise_hu) == 2 and 0 < noise_hu[0] <= noise_hu[1]
+    else:
+        noise_ok = noise_hu >= 0
+    if not noise_ok or noise_blur_px < 0 or (noise_ref_mm is not None and noise_ref_mm <= 0):
+        raise ValueError('noise_hu must be >= 0 or a range 0 < low <= high, noise_blur_px >= 0 and noise_ref_mm > 0; '
+                         f'got {noise_hu}, {noise_blur_px}, {noise_ref_mm}')
+    if not contrast_scale > 0:
+        raise ValueError(f'contrast_scale must be > 0 (it scales the lesions\' and tubes\' contrast), got {contrast_scale}')
+
+
 def synthesize_patient(patient: int, seed: int, split: int, image_size: int = 512,
                        lesion_radius_mm: Tuple[float, float] = (4.0, 12.0),
                        noisy_prob: float = 0.08,
@@ -375,6 +388,7 @@ def synthesize_patient(patient: int, seed: int, split: int, image_size: int = 51
     Returns:
         list[SyntheticSeries]
     """
+    _check_appearance(noise_hu, noise_ref_mm, noise_blur_px, contrast_scale)
     rng = np.random.default_rng([seed, patient])
     noise = NoiseModel(noise_hu, noise_ref_mm, noise_blur_px)
     out = []
@@ -437,15 +451,7 @@ def make_synthetic_deeplesion(out_dir: str,
         raise ValueError(f'image_size must be >= 64, got {image_size}')
     if num_patients < 1:
         raise ValueError(f'num_patients must be >= 1, got {num_patients}')
-    if isinstance(noise_hu, (tuple, list)):
-        noise_ok = len(noise_hu) == 2 and 0 < noise_hu[0] <= noise_hu[1]
-    else:
-        noise_ok = noise_hu >= 0
-    if not noise_ok or noise_blur_px < 0 or (noise_ref_mm is not None and noise_ref_mm <= 0):
-        raise ValueError('noise_hu must be >= 0 or a range 0 < low <= high, noise_blur_px >= 0 and noise_ref_mm > 0; '
-                         f'got {noise_hu}, {noise_blur_px}, {noise_ref_mm}')
-    if not contrast_scale > 0:
-        raise ValueError(f'contrast_scale must be > 0 (it scales the lesions\' and tubes\' contrast), got {contrast_scale}')
+    _check_appearance(noise_hu, noise_ref_mm, noise_blur_px, contrast_scale)
     csv_path = osp.join(out_dir, 'DL_info.csv')
     if osp.exists(csv_path) and not overwrite:
         raise FileExistsError(f'{csv_path} exists; pass overwrite=True (--force) to replace it')

@@ -138,6 +138,10 @@ def test_rejects_bad_arguments(tmp_path):
         make_synthetic_deeplesion(str(tmp_path), noise_hu=(16.0, 4.0))
     with pytest.raises(ValueError, match='contrast_scale'):
         make_synthetic_deeplesion(str(tmp_path), contrast_scale=0.0)
+    with pytest.raises(ValueError, match='noise'):  # the in-memory entry point checks the same
+        synthesize_patient(0, seed=0, split=1, noise_hu=(16.0, 4.0))
+    with pytest.raises(ValueError, match='contrast_scale'):
+        synthesize_patient(0, seed=0, split=1, contrast_scale=-1.0)
 
 
 def test_ct_noise_per_slice_independent_and_textured():
