@@ -44,12 +44,17 @@ def test_trained_demo_finds_planted_lesions(demo_run):
     from mmdet3dctx.datasets.synthetic import synthesize_patient
     from mmdet3dctx.inference import CTStudyDetector, box_iou
     from mmdet3dctx.io import CTVolume
+    from mmengine.config import Config
     work, _ = demo_run
+    # the demo tree's appearance (CT noise, contrast), so the planted lesions look like the ones it learnt
+    synthetic = Config.fromfile(CONFIG).get('synthetic', {})
+    appearance = {k: synthetic[k] for k in ('noise_hu', 'noise_ref_mm', 'noise_blur_px', 'contrast_scale')
+                  if k in synthetic}
     ckpt = sorted(glob.glob(osp.join(work, 'epoch_*.pth')), key=osp.getmtime)[-1]
     detector = CTStudyDetector(CONFIG, ckpt, score_thr=0.5)
     found = total = 0
     for patient in range(1, 4):  # unseen volumes: another seed than the demo tree's
-        for series in synthesize_patient(patient, seed=2024, split=3, image_size=128):
+        for series in synthesize_patient(patient, seed=2024, split=3, image_size=128, **appearance):
             hu = np.stack([series.render(i) for i in range(series.first, series.last + 1)]).astype(np.float32)
             volume = CTVolume(hu=hu, spacing=(series.interval, series.spacing, series.spacing),
                               positions=np.arange(hu.shape[0]) * series.interval, metadata=dict(source='synthetic'))
