@@ -12,10 +12,10 @@ the same on the key slice:
 Only the 3D context (the neighbouring slices) tells the two apart, as in real CT. Every slice gets its own
 Gaussian quantum noise (``noise_hu``, optionally growing as ``1 / sqrt(thickness)`` for thin slices and with a
 grainy in-plane texture), independent from slice to slice as CT noise is; with low contrast (``contrast_scale``)
-a single slice is then an unreliable witness (what that does to A3D and to no fusion is recorded in
-``configs/demo/a3d_7slice_synthetic.py``). Everything is drawn from ``numpy.random.default_rng`` seeded by ``(seed, patient_index)``, so a
-tree is a pure function of its arguments; the defaults (8 HU white noise, full contrast) give the trees of
-earlier versions bit for bit.
+a single slice is then an unreliable witness (the demo's tree, and what it does to A3D and to no fusion, is in
+``configs/demo/a3d_7slice_synthetic.py``). Everything is drawn from ``numpy.random.default_rng`` seeded by
+``(seed, patient_index)``, so a tree is a pure function of its arguments; the defaults (8 HU white noise, full
+contrast) give the trees of earlier versions bit for bit.
 """
 import csv
 import math
@@ -364,7 +364,8 @@ def _check_appearance(noise_hu, noise_ref_mm, noise_blur_px, contrast_scale) -> 
         raise ValueError('noise_hu must be >= 0 or a range 0 < low <= high, noise_blur_px >= 0 and noise_ref_mm > 0; '
                          f'got {noise_hu}, {noise_blur_px}, {noise_ref_mm}')
     if not contrast_scale > 0:
-        raise ValueError(f'contrast_scale must be > 0 (it scales the lesions\' and tubes\' contrast), got {contrast_scale}')
+        raise ValueError('contrast_scale must be > 0 (it scales the lesions\' and tubes\' contrast), '
+                         f'got {contrast_scale}')
 
 
 def synthesize_patient(patient: int, seed: int, split: int, image_size: int = 512,
