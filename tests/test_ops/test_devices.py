@@ -84,3 +84,16 @@ def test_tsm_slicing_reference_equals_tsm():
     x = torch.randn(2, 16, 5, 6, 6, dtype=torch.float64)
     torch.testing.assert_close(ref(x), ours(x))
     torch.testing.assert_close(ref(x), F.conv3d(slice_shift(x, 2), ours.weight.unsqueeze(2), None, 1, (0, 1, 1)))
+
+
+@pytest.mark.parametrize('device', available_devices())
+def test_reset_on_the_device_and_in_float64(device):
+    """Re-initialising a moved operator builds its identity parts on the parameter's device and dtype."""
+    from mmdet3dctx.ops import P3DConv
+    a3d = A3DConv(4, 4, 3, padding=1, num_slices=3, init_noise=0.0).to(device, torch.float64)
+    a3d.reset_fusion_weight()
+    assert a3d.fusion_weight.dtype == torch.float64
+    assert torch.equal(a3d.fusion_weight[:, :, 0].cpu(), torch.eye(3, dtype=torch.float64))
+    p3d = P3DConv(4, 4, 3, padding=1).to(device)
+    p3d.reset_depth_weight()
+    assert p3d.depth_weight[:, :, 1, 0, 0].cpu().equal(torch.eye(4))

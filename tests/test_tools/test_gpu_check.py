@@ -48,3 +48,20 @@ def test_cuda_without_a_gpu_says_so():
     proc = subprocess.run([sys.executable, 'tools/gpu_check.py', '--device', 'cuda', '--quick'], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and 'no CUDA device is visible' in proc.stderr
+
+
+@pytest.mark.parametrize('args,want', [
+    (['python', 'tools/gpu_check.py'], ['tools/gpu_check.py']),  # the smoke command runs as given
+    (['configs/deeplesion/a3d_7slice.py', '--work-dir', 'w'],
+     ['/opt/mmdet3dctx/tools/train.py', 'configs/deeplesion/a3d_7slice.py', '--work-dir', 'w']),
+    (['--help'], ['/opt/mmdet3dctx/tools/train.py', '--help']),
+])
+def test_docker_entrypoint(tmp_path, args, want):
+    """docker/entrypoint.sh: `docker run IMAGE python tools/gpu_check.py` runs that command; a config trains."""
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    env = {'PATH': f'{tmp_path}:/usr/bin:/bin'}
+    out = subprocess.run(['sh', osp.join(ROOT, 'docker', 'entrypoint.sh'), *args], env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.splitlines() == want
