@@ -112,7 +112,7 @@ def main():
         if target is not None:
             note = f'time <= {target:.2f}x ' + ('met' if ratio <= target else 'MISSED')
         if n == 'ACSConv':
-            note += f'; mem <= 1.10x ' + ('met' if mem_ratio <= 1.10 else 'MISSED')
+            note += '; mem <= 1.10x ' + ('met' if mem_ratio <= 1.10 else 'MISSED')
         print(f'{n:<20}{statistics.median(times[n]) * 1e3:>18.1f}{ratio:>18.3f}{mems[n] / 2**20:>10.1f}'
               f'{mem_ratio:>17.3f}  {note}')
     if 'acsconv-ACS' in times:

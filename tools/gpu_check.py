@@ -17,6 +17,7 @@ Usage: python tools/gpu_check.py [--device cuda|cpu] [--quick] [--skip-backbone]
 import argparse
 import os
 import platform
+import subprocess
 import sys
 
 import torch
@@ -39,9 +40,12 @@ def environment(device: str) -> str:
         props = torch.cuda.get_device_properties(dev)
         parts += [f'CUDA {torch.version.cuda}', f'cuDNN {torch.backends.cudnn.version()}',
                   f'GPU {props.name} ({props.total_memory / 2**30:.0f} GiB, sm_{props.major}{props.minor})']
-        driver = getattr(torch.cuda, 'driver_version', None)
-        if driver is not None:
-            parts.append(f'driver {driver()}')
+        try:
+            driver = subprocess.run(['nvidia-smi', '--query-gpu=driver_version', '--format=csv,noheader'],
+                                    capture_output=True, text=True, timeout=30).stdout.split()
+            parts.append(f'driver {driver[0] if driver else "?"}')
+        except (OSError, subprocess.SubprocessError):
+            parts.append('driver ? (no nvidia-smi)')
     else:
         parts.append(f'CPU, {torch.get_num_threads()} threads')
     for mod in ('triton', 'mmcv', 'mmdet'):
@@ -52,6 +56,15 @@ def environment(device: str) -> str:
     return ', '.join(parts)
 
 
+def _models():
+    """The backbone/detector module, or None and why it does not import (e.g. no MMEngine)."""
+    try:
+        from mmdet3dctx.utils import gpu_check_models
+    except Exception as e:
+        return None, f'{type(e).__name__}: {e}'
+    return gpu_check_models, None
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='cuda, cuda:1 or cpu')
@@ -59,6 +72,9 @@ def parse_args(argv=None):
     p.add_argument('--precision', choices=sorted(gpu_check.PRECISIONS), default=None,
                    help='autocast of the timing rows (default: bf16 on CUDA, float32 on the CPU)')
     p.add_argument('--rounds', type=int, default=None, help='timing rounds (default: 10, 2 with --quick)')
+    p.add_argument('--detector-precision', choices=sorted(gpu_check.PRECISIONS), default=None,
+                   help="autocast of the detector rows (default: fp16 on CUDA, as MMDetection's AmpOptimWrapper and "
+                   "MMCV 2.1.0's CUDA RoIAlign/NMS take, float32 on the CPU)")
     p.add_argument('--config', default=os.path.join(ROOT, 'configs/deeplesion/a3d_7slice.py'))
     p.add_argument('--skip-backbone', action='store_true')
     p.add_argument('--skip-detector', action='store_true')
@@ -97,39 +113,47 @@ def main(argv=None) -> int:
     if args.skip_backbone:
         print('\n== DenseNet3D backbone: skipped (--skip-backbone)')
     else:
-        from mmdet3dctx.utils import gpu_check_models as models
-        reason = models.backbone_unavailable()
+        models, reason = _models()
+        reason = reason or models.backbone_unavailable()
         if reason:
             print(f'\n== DenseNet3D backbone: skipped ({reason})')
         else:
             shape, blocks = BACKBONE_SHAPE[q], BACKBONE_BLOCKS[q]
             ops = [n for n in names if n in gpu_check.CONTEXT_CONVS]
-            steps = models.backbone_steps(shape, device, precision, ops, blocks)
             title = (f'\n== DenseNet3D backbone, blocks {blocks}, on {shape}, {precision}, forward+backward, '
                      f'median of {rounds} interleaved rounds')
-            print(gpu_check.format_table(gpu_check.compare_timing(steps, device, rounds), title,
-                                         targets=not args.quick))
-            del steps
+            try:
+                steps = models.backbone_steps(shape, device, precision, ops, blocks)
+                print(gpu_check.format_table(gpu_check.compare_timing(steps, device, rounds), title,
+                                             targets=not args.quick))
+            except Exception as e:  # e.g. out of memory: reported, the rest still runs
+                print(title)
+                print(f'error: {type(e).__name__}: {e}'.splitlines()[0][:300])
+            steps = None
+            if torch.device(device).type == 'cuda':
+                torch.cuda.empty_cache()
 
     if args.skip_detector:
         print('\n== detector: skipped (--skip-detector)')
     else:
-        from mmdet3dctx.utils import gpu_check_models as models
-        reason = models.detector_unavailable()
+        models, reason = _models()
+        reason = reason or models.detector_unavailable()
         if reason:
             print(f'\n== detector: skipped ({reason})')
         else:
             size = DETECTOR_SIZE[q]
-            res = models.detector_iteration(args.config, device, precision, size=size, batch_size=2)
-
-            def mib(v):
-                return 'n/a' if v is None else f'{v:.0f}'
-
+            det_precision = args.detector_precision or ('fp16' if torch.device(device).type == 'cuda' else 'float32')
             print(f'\n== detector {os.path.relpath(args.config, ROOT)}, random {size}x{size} inputs, batch 2, '
-                  f'{precision}')
-            print(f'{"pass":<8}{"images/s":>10}{"peak MiB":>10}')
-            print(f'{"train":<8}{res["train_ips"]:>10.2f}{mib(res["train_peak_mib"]):>10}')
-            print(f'{"test":<8}{res["test_ips"]:>10.2f}{mib(res["test_peak_mib"]):>10}')
+                  f'{det_precision}, pretrained init off')
+            try:
+                res = models.detector_iteration(args.config, device, det_precision, size=size, batch_size=2)
+            except Exception as e:  # reported, the tables above stand
+                print(f'error: {type(e).__name__}: {e}'.splitlines()[0][:300])
+            else:
+                print(f'{"pass":<8}{"images/s":>10}{"peak MiB":>10}')
+                for key in ('train', 'test'):
+                    peak = res[f'{key}_peak_mib']
+                    print(f'{key:<8}{res[f"{key}_ips"]:>10.2f}{"n/a" if peak is None else f"{peak:.0f}":>10}')
     return 1 if failed else 0
 
 

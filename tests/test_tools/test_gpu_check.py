@@ -65,3 +65,17 @@ def test_docker_entrypoint(tmp_path, args, want):
     out = subprocess.run(['sh', osp.join(ROOT, 'docker', 'entrypoint.sh'), *args], env=env, capture_output=True,
                          text=True, check=True)
     assert out.stdout.splitlines() == want
+
+
+def test_torch_only_machine():
+    """With nothing but torch (MMEngine, MMCV, MMDetection absent) the check still runs and says what it skipped."""
+    code = ('import sys\n'
+            'for m in ("mmengine", "mmcv", "mmdet"): sys.modules[m] = None\n'
+            'sys.path.insert(0, "tools")\n'
+            'import gpu_check\n'
+            'sys.exit(gpu_check.main(["--device", "cpu", "--quick", "--rounds", "1"]))\n')
+    proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r'== DenseNet3D backbone: skipped \(.*mmdet', proc.stdout)
+    assert re.search(r"== detector: skipped \(MMCV's compiled ops or the detectors do not import", proc.stdout)
+    assert 'mmcv -, mmdet -' in proc.stdout
