@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 MIN_PYTHON = (3, 11)  # setup.py's python_requires
+MIN_TORCH = (2, 4)  # autocast queried per device type (torch.is_autocast_enabled('cpu'), get_autocast_dtype)
 CPU_INDEX_URL = 'https://download.pytorch.org/whl/cpu'
 ARCH_RE = re.compile(r'^\d+\.\d+a?(\+PTX)?$')
 
@@ -193,6 +194,9 @@ def plan_mmcv_build(p: Probe, wheel_dir: str, pinned: str) -> MmcvPlan:
     if p.torch_version is None:
         problems.append('torch does not import in this Python: mmcv is built against it')
         return MmcvPlan(problems, notes, {})
+    if tuple(int(v) for v in re.findall(r'\d+', p.torch_version)[:2]) < MIN_TORCH:
+        problems.append(f'torch {p.torch_version} is too old: mmdet3dctx needs torch >= '
+                        f'{MIN_TORCH[0]}.{MIN_TORCH[1]} (USE_SYSTEM_TORCH=0 installs requirements/torch.txt)')
     force = p.env.get('FORCE_CUDA', '').strip()
     cuda = bool(p.torch_cuda) and force != '0'
     exports = {'FORCE_CUDA': '1' if cuda else '0'}

@@ -19,7 +19,7 @@ WHEELS = '/home/u/.cache/mmdet3dctx/wheels'
 
 
 def gpu_probe(**kw):
-    base = dict(python=(3, 11), torch_version='2.1.2+cu121', torch_cuda='12.1', gpu_capabilities=[(9, 0), (8, 0),
+    base = dict(python=(3, 11), torch_version='2.4.1+cu121', torch_cuda='12.1', gpu_capabilities=[(9, 0), (8, 0),
                 (9, 0)], cxx='/usr/bin/g++', nvcc='/usr/local/cuda/bin/nvcc', nvcc_version='12.1', env={})
     base.update(kw)
     return cbe.Probe(**base)
@@ -99,7 +99,7 @@ def test_cuda_build_from_visible_gpus():
     assert plan.problems == [] and plan.notes == []
     assert plan.exports['FORCE_CUDA'] == '1'
     assert plan.exports['TORCH_CUDA_ARCH_LIST'] == '8.0;9.0'  # sorted, once each
-    assert plan.exports['MMCV_WHEEL_DIR'] == osp.join(WHEELS, 'torch2.1.2+cu121-cu121-sm80_90')
+    assert plan.exports['MMCV_WHEEL_DIR'] == osp.join(WHEELS, 'torch2.4.1+cu121-cu121-sm80_90')
     assert plan.exports['MMCV_BUILD'] == 'CUDA 12.1 ops for 8.0;9.0'
 
 
@@ -123,7 +123,7 @@ def test_cuda_build_problems_are_all_said_first():
 
 def test_nvcc_must_match_torch_cuda():
     plan = cbe.plan_mmcv_build(gpu_probe(nvcc_version='13.0'), WHEELS, '2.13.0')
-    assert plan.problems == ['nvcc /usr/local/cuda/bin/nvcc is CUDA 13.0 but torch 2.1.2+cu121 is built with '
+    assert plan.problems == ['nvcc /usr/local/cuda/bin/nvcc is CUDA 13.0 but torch 2.4.1+cu121 is built with '
                              'CUDA 12.1: use a CUDA 12.1 toolkit (CUDA_HOME)']
     plan = cbe.plan_mmcv_build(gpu_probe(nvcc_version='12.4'), WHEELS, '2.13.0')
     assert plan.problems == [] and 'same major version' in plan.notes[0]
@@ -138,7 +138,7 @@ def test_force_cuda_0_builds_cpu_ops_apart():
     plan = cbe.plan_mmcv_build(gpu_probe(env={'FORCE_CUDA': '0'}, nvcc=None), WHEELS, '2.13.0')
     assert plan.problems == []
     assert plan.exports['FORCE_CUDA'] == '0' and 'TORCH_CUDA_ARCH_LIST' not in plan.exports
-    assert plan.exports['MMCV_WHEEL_DIR'] == osp.join(WHEELS, 'torch2.1.2+cu121-cpu')
+    assert plan.exports['MMCV_WHEEL_DIR'] == osp.join(WHEELS, 'torch2.4.1+cu121-cpu')
 
 
 def test_no_torch():
@@ -175,7 +175,7 @@ def test_mmcv_command_fails_with_the_list(monkeypatch, capsys):
     assert cbe.main(['mmcv', '--wheel-dir', WHEELS]) == 1
     out = capsys.readouterr()
     assert out.out == ''
-    assert 'cannot build mmcv with its ops yet:\n  - torch 2.1.2+cu121 is built with CUDA 12.1' in out.err
+    assert 'cannot build mmcv with its ops yet:\n  - torch 2.4.1+cu121 is built with CUDA 12.1' in out.err
 
 
 def test_has_torch_and_venv_args(monkeypatch, capsys):
@@ -188,3 +188,9 @@ def test_has_torch_and_venv_args(monkeypatch, capsys):
     assert cbe.main(['has-torch']) == 1
     assert cbe.main(['venv-args', '--use-system-torch', 'auto']) == 0
     assert capsys.readouterr().out == ''
+
+
+def test_torch_too_old_for_the_toolkit():
+    plan = cbe.plan_mmcv_build(gpu_probe(torch_version='2.1.2+cu121'), WHEELS, '2.13.0')
+    assert plan.problems == ['torch 2.1.2+cu121 is too old: mmdet3dctx needs torch >= 2.4 (USE_SYSTEM_TORCH=0 installs '
+                             'requirements/torch.txt)']
