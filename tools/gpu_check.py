@@ -142,11 +142,14 @@ def main(argv=None) -> int:
             print(f'\n== detector: skipped ({reason})')
         else:
             size = DETECTOR_SIZE[q]
-            det_precision = args.detector_precision or ('fp16' if torch.device(device).type == 'cuda' else 'float32')
+            on_cpu = torch.device(device).type == 'cpu'
+            det_precision = args.detector_precision or ('float32' if on_cpu else 'fp16')
+            tiny = args.quick and on_cpu
             print(f'\n== detector {os.path.relpath(args.config, ROOT)}, random {size}x{size} inputs, batch 2, '
-                  f'{det_precision}, pretrained init off')
+                  f'{det_precision}, pretrained init off' + (', shrunk (--quick on a CPU)' if tiny else ''))
             try:
-                res = models.detector_iteration(args.config, device, det_precision, size=size, batch_size=2)
+                res = models.detector_iteration(args.config, device, det_precision, size=size, batch_size=2,
+                                                tiny=tiny, warmup=0 if args.quick else 1)
             except Exception as e:  # reported, the tables above stand
                 print(f'error: {type(e).__name__}: {e}'.splitlines()[0][:300])
             else:

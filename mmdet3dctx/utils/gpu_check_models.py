@@ -4,7 +4,9 @@ training iteration and one test pass of a detector config on random inputs (imag
 The torch-only rows are in :mod:`mmdet3dctx.ops.gpu_check`; these need MMDetection (the backbone) and MMCV's
 compiled ops (the detector). Each ``*_unavailable`` function says why its rows cannot run, or returns None.
 """
+import contextlib
 import importlib
+import logging
 from typing import Callable, Dict, Optional, Sequence
 
 import torch
@@ -35,7 +37,8 @@ def build_backbone(context_conv: str, num_slices: int, block_config: Sequence[in
     """The A3D paper's DenseNet3D (truncated DenseNet-121) with ``context_conv`` in every dense layer."""
     from mmdet3dctx.models.backbones.densenet3d import DenseNet3D
     model = DenseNet3D(num_slices=num_slices, context_conv=dict(type=context_conv), block_config=tuple(block_config))
-    model.init_weights()
+    with _quiet_mmengine():
+        model.init_weights()
     return model.train()
 
 
@@ -59,8 +62,43 @@ def backbone_steps(shape: Sequence[int], device, precision: str, names: Sequence
     return steps
 
 
-def build_detector(config: str, device):
-    """The config's model with its pretrained initialisation switched off (nothing is downloaded)."""
+@contextlib.contextmanager
+def _quiet_mmengine():
+    """MMEngine's logger at WARNING within the block (``init_weights`` logs every parameter at INFO)."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def shrink_detector(model_cfg) -> None:
+    """Make a DenseNet3D detector config tiny in place (``--quick`` on a CPU): one layer per dense block, growth
+    8, 32-channel neck and heads. The pipeline of modules stays that of the config."""
+    bb = model_cfg.backbone
+    bb.block_config, bb.growth_rate, bb.num_init_features = (1, 1, 1), 8, 16
+    channels, outs = bb.num_init_features, []
+    for i, n in enumerate(bb.block_config):  # DenseNet3D: a transition halves the channels before each block
+        channels = channels // 2 if i else channels
+        channels += n * bb.growth_rate
+        outs.append(channels)
+    model_cfg.neck.neck.in_channels = [outs[i] for i in bb.get('out_indices', (0, 1, 2))]
+    model_cfg.neck.neck.out_channels = 32
+    model_cfg.rpn_head.in_channels = model_cfg.rpn_head.feat_channels = 32
+    for key in ('bbox_roi_extractor', 'mask_roi_extractor'):
+        if key in model_cfg.roi_head:
+            model_cfg.roi_head[key].out_channels = 32
+    model_cfg.roi_head.bbox_head.in_channels = model_cfg.roi_head.bbox_head.fc_out_channels = 32
+    if 'mask_head' in model_cfg.roi_head:
+        model_cfg.roi_head.mask_head.in_channels, model_cfg.roi_head.mask_head.conv_out_channels = 32, 8
+
+
+def build_detector(config: str, device, tiny: bool = False):
+    """The config's model with its pretrained initialisation switched off (nothing is downloaded); ``tiny``:
+    shrunk by :func:`shrink_detector`."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
@@ -69,9 +107,12 @@ def build_detector(config: str, device):
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
+    if tiny:
+        shrink_detector(cfg.model)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    with _quiet_mmengine():
+        model.init_weights()
     return model.to(device), cfg.model.backbone.num_slices
 
 
@@ -99,15 +140,16 @@ def random_batch(model, num_slices: int, size: int, batch_size: int, training: b
     return data['inputs'], data['data_samples']
 
 
-def detector_iteration(config: str, device, precision: str, size: int = 512, batch_size: int = 2) -> Dict:
+def detector_iteration(config: str, device, precision: str, size: int = 512, batch_size: int = 2,
+                       tiny: bool = False, warmup: int = 1) -> Dict:
     """One training iteration (loss, backward, SGD step) and one test pass of ``config``'s model on random
-    ``size × size`` inputs, each after one warm-up call.
+    ``size × size`` inputs, each after ``warmup`` untimed calls (``tiny``: the model shrunk, for a quick smoke run).
 
     Returns:
         dict: ``train_ips``/``test_ips`` (images/s), ``train_peak_mib``/``test_peak_mib`` (None on the CPU).
     """
     device = torch.device(device)
-    model, num_slices = build_detector(config, device)
+    model, num_slices = build_detector(config, device, tiny)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     train_batch = random_batch(model, num_slices, size, batch_size, training=True)
     test_batch = random_batch(model, num_slices, size, batch_size, training=False)
@@ -128,7 +170,8 @@ def detector_iteration(config: str, device, precision: str, size: int = 512, bat
 
     out = {}
     for key, fn in (('train', train_step), ('test', test_step)):
-        fn()  # warm-up
+        for _ in range(warmup):
+            fn()
         out[f'{key}_ips'] = batch_size / time_once(fn, device)
         peak = peak_memory(fn, device)
         out[f'{key}_peak_mib'] = None if peak is None else peak / 2**20

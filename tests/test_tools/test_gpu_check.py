@@ -13,6 +13,7 @@ from mmdet3dctx.ops.gpu_check import CHECKED_OPS, precisions_for, timing_rows
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 
 
+@pytest.mark.slow  # about 30 s of CPU: the tool end to end, MMDetection's imports included
 def test_gpu_check_cpu_quick():
     proc = subprocess.run([sys.executable, 'tools/gpu_check.py', '--device', 'cpu', '--quick'], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
