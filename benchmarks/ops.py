@@ -1,7 +1,9 @@
 """Forward+backward time and peak memory of every 3D-context operator relative to no fusion.
 
 The workload is a DenseNet-style dense layer on a ``(2, 128, 7, 64, 64)`` input: op(1x1, 128->128) ->
-BN3d -> ReLU -> op(3x3, 128->32), the two convolutions the A3D backbone replaces. Times are measured
+BN3d -> ReLU -> op(3x3, 128->32), the two convolutions the A3D backbone replaces
+(:class:`mmdet3dctx.ops.gpu_check.DenseLayer`, which ``tools/gpu_check.py`` times on a GPU), beside the published
+formulations (A3D by einsum, TSM by slicing, the acsconv package's ACS). Times are measured
 interleaved (every operator once per round, rounds repeated) and reported as the median per-round ratio to
 no fusion, so drift of a noisy machine cancels out. Peak memory is the growth of the process's peak resident
 set (``VmHWM``, reset through ``/proc/self/clear_refs``) during one forward+backward, each operator in a
@@ -19,54 +21,12 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from mmdet3dctx.ops import build_context_conv  # noqa: E402
+from mmdet3dctx.ops.gpu_check import TIME_TARGETS as TARGETS  # noqa: E402
+from mmdet3dctx.ops.gpu_check import DenseLayer, timing_rows  # noqa: E402
 
-OPERATORS = ['NoFusionConv', 'A3DConv', 'ACSConv', 'TSMConv', 'AlignShiftConv', 'P3DConv', 'I3DConv',
-             'SoftACSConv', 'acsconv-reference']
-TARGETS = {'A3DConv': 1.10, 'ACSConv': 1.10, 'TSMConv': 1.10, 'AlignShiftConv': 1.10}
-
-
-def _conv(name, cin, cout, k, depth):
-    pad = k // 2
-    if name == 'acsconv-reference':
-        from acsconv.operators import ACSConv as RefACS
-        return RefACS(cin, cout, k, padding=pad, bias=False)
-    extra = {'num_slices': depth} if name == 'A3DConv' else {}
-    padding = (pad, pad, pad) if name in ('ACSConv', 'SoftACSConv', 'I3DConv') else pad
-    return build_context_conv(dict(type=name, **extra), cin, cout, k, padding=padding, bias=False)
-
-
-class DenseLayer(nn.Module):
-    """op(1x1, C->4g) -> BN -> ReLU -> op(3x3, 4g->g), g = 32 (DenseNet-121's bottleneck)."""
-
-    def __init__(self, name, channels, depth, growth=32):
-        super().__init__()
-        self.conv1 = _conv(name, channels, 4 * growth, 1, depth)
-        self.norm = nn.BatchNorm3d(4 * growth)
-        self.conv2 = _conv(name, 4 * growth, growth, 3, depth)
-
-    def _call(self, conv, x, thickness):
-        return conv(x, thickness) if getattr(conv, 'needs_thickness', False) else conv(x)
-
-    def forward(self, x, thickness):
-        y = torch.relu(self.norm(self._call(self.conv1, x, thickness)))
-        return self._call(self.conv2, y, thickness)
-
-
-def available(names):
-    out = []
-    for n in names:
-        if n == 'acsconv-reference':
-            try:
-                import acsconv.operators  # noqa: F401
-            except ImportError:
-                print('(acsconv reference not installed: skipped; `pip install --no-deps acsconv==0.1.1`)')
-                continue
-        out.append(n)
-    return out
+OPERATORS = timing_rows()  # the operators, then the published formulations (A3D-einsum, TSM-slicing, acsconv-ACS)
 
 
 def step(layer, x, thickness):
@@ -133,7 +93,9 @@ def main():
     if args.child:
         print(json.dumps({'peak': peak_memory_child(args.child, args.shape)}))
         return
-    names = available(OPERATORS)
+    names = OPERATORS
+    if 'acsconv-ACS' not in names:
+        print('(acsconv reference not installed: skipped; `pip install --no-deps acsconv==0.1.1`)')
     print(f'dense layer op(1x1,{args.shape[1]}->128)-BN-ReLU-op(3x3,128->32) on {tuple(args.shape)}, '
           f'forward+backward, {args.rounds} interleaved rounds, torch {torch.__version__}, '
           f'{torch.get_num_threads()} threads')
@@ -150,12 +112,12 @@ def main():
         if target is not None:
             note = f'time <= {target:.2f}x ' + ('met' if ratio <= target else 'MISSED')
         if n == 'ACSConv':
-            note += f'; mem <= 1.10x ' + ('met' if mem_ratio <= 1.10 else 'MISSED')
+            note += '; mem <= 1.10x ' + ('met' if mem_ratio <= 1.10 else 'MISSED')
         print(f'{n:<20}{statistics.median(times[n]) * 1e3:>18.1f}{ratio:>18.3f}{mems[n] / 2**20:>10.1f}'
               f'{mem_ratio:>17.3f}  {note}')
-    if 'acsconv-reference' in times:
-        r = statistics.median(a / b for a, b in zip(times['ACSConv'], times['acsconv-reference']))
-        m = mems['ACSConv'] / mems['acsconv-reference']
+    if 'acsconv-ACS' in times:
+        r = statistics.median(a / b for a, b in zip(times['ACSConv'], times['acsconv-ACS']))
+        m = mems['ACSConv'] / mems['acsconv-ACS']
         print(f'ACSConv / acsconv reference: time {r:.3f}x, peak memory {m:.3f}x '
               f'(target: time <= 1.00x {"met" if r <= 1.0 else "MISSED"})')
 

@@ -61,7 +61,8 @@ class A3DConv(ContextConv2dBase):
     def reset_fusion_weight(self) -> None:
         """``P(c) = I + U(-init_noise, init_noise)`` for every channel c."""
         with torch.no_grad():
-            eye = torch.eye(self.num_slices).unsqueeze(-1).expand_as(self.fusion_weight)
+            eye = torch.eye(self.num_slices, device=self.fusion_weight.device, dtype=self.fusion_weight.dtype)
+            eye = eye.unsqueeze(-1).expand_as(self.fusion_weight)
             self.fusion_weight.uniform_(-self.init_noise, self.init_noise).add_(eye)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

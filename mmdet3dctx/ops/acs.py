@@ -194,7 +194,7 @@ def acs_conv3d(x: torch.Tensor,
     plan = _view_plan(x.shape[1], weight, groups, split)
     if kh == 1:  # every view is the same 1x1x1 kernel
         return F.conv3d(x, weight[..., None], bias, stride, padding, dilation, groups)
-    if torch.is_autocast_enabled('cpu') or torch.is_autocast_enabled('cuda') or not torch.is_grad_enabled():
+    if torch.is_autocast_enabled(x.device.type) or torch.is_autocast_enabled('cpu') or not torch.is_grad_enabled():
         return _acs_forward(x, weight, bias, stride, padding, dilation, plan)
     return _ACSConvFunction.apply(x, weight, bias, stride, padding, dilation, plan)
 

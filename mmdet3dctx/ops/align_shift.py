@@ -8,21 +8,7 @@ import torch.nn as nn
 from ._utils import check_5d
 from .base import ContextConv2dBase
 from .premix_conv import ShiftMix, premix_slice_conv, use_premix
-from .shift import slice_shift_mix
-
-
-def align_shift(x: torch.Tensor, ratio: torch.Tensor, fold: int) -> torch.Tensor:
-    """Thickness-adaptive shift: shifted channels become ``(1 − r)·x[d] + r·x[d ± 1]``.
-
-    Channels ``[0, fold)`` mix in slice ``d + 1``, ``[fold, 2·fold)`` slice ``d − 1`` (zeros past the ends),
-    the rest are kept. With ``r = 1`` this is :func:`slice_shift` exactly; with ``r = 0`` the identity.
-
-    Args:
-        x (Tensor): ``(N, C, D, H, W)``.
-        ratio (Tensor): ``r``, ``(N,)`` in [0, 1].
-        fold (int): channels shifted each way.
-    """
-    return slice_shift_mix(x, ratio, fold)
+from .shift import slice_shift
 
 
 class AlignShiftConv(ContextConv2dBase):
@@ -64,29 +50,42 @@ class AlignShiftConv(ContextConv2dBase):
         return self.in_channels // self.shift_div
 
     def shift_ratio(self, thickness: torch.Tensor) -> torch.Tensor:
-        """``r = clamp(ref_thickness / t, 0, 1)``; a NaN or non-positive ``t`` is an error."""
-        if torch.isnan(thickness).any() or (thickness <= 0).any():
-            raise ValueError(f'AlignShiftConv needs positive slice thicknesses, got {thickness.tolist()}')
+        """``r = clamp(ref_thickness / t, 0, 1)``; a NaN or non-positive ``t`` is an error.
+
+        A CPU ``t`` is checked at once (``ValueError``); one on an accelerator is checked there by an
+        asynchronous assertion, so the forward never waits for the device (the error surfaces at the next
+        synchronisation).
+        """
+        positive = thickness > 0  # False for NaN too
+        if thickness.device.type == 'cpu':
+            if not bool(positive.all()):
+                raise ValueError(f'AlignShiftConv needs positive slice thicknesses, got {thickness.tolist()}')
+        else:
+            torch._assert_async(positive.all(), 'AlignShiftConv needs positive slice thicknesses')
         return (self.ref_thickness / thickness).clamp(0, 1)
 
     def forward(self, x: torch.Tensor, thickness=None) -> torch.Tensor:
-        """``(N, C_in, D, H, W)``, ``thickness`` ``(N,)`` in mm ``-> (N, C_out, D, H', W')``."""
+        """``(N, C_in, D, H, W)``, ``thickness`` ``(N,)`` in mm ``-> (N, C_out, D, H', W')``.
+
+        ``thickness`` is best given on ``x``'s device (as the detectors do): one from the host is checked there
+        and copied to the device in every layer.
+        """
         check_5d(self, x)
         if thickness is None:
             thickness = self._bound_thickness
         if thickness is None:
             raise ValueError('AlignShiftConv.forward needs `thickness`, the slice interval in mm of each sample '
                              '(an (N,) tensor); pass it, or wrap the call in bind_thickness(model, thickness)')
-        thickness = torch.as_tensor(thickness, dtype=torch.float32, device=x.device).reshape(-1)
+        thickness = torch.as_tensor(thickness, dtype=torch.float32).reshape(-1)  # a tensor keeps its device
         if thickness.numel() == 1:
             thickness = thickness.expand(x.shape[0])
         if thickness.numel() != x.shape[0]:
             raise ValueError(f'AlignShiftConv got {thickness.numel()} thicknesses for a batch of {x.shape[0]}')
-        ratio = self.shift_ratio(thickness)
+        ratio = self.shift_ratio(thickness).to(x.device)
         if use_premix(x):
             return premix_slice_conv(x, self.weight, self.bias, ratio.detach(), ShiftMix(self.fold), self.stride,
                                      self.padding, self.dilation, self.groups)
-        return self.slice_conv(align_shift(x, ratio, self.fold))
+        return self.slice_conv(slice_shift(x, self.fold, ratio))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', ref_thickness={self.ref_thickness}, shift_div={self.shift_div}'

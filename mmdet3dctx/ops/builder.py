@@ -11,7 +11,8 @@ from .no_fusion import NoFusionConv
 from .p3d import P3DConv
 from .shift import TSMConv
 
-#: every 3D-context operator by class name (MMDetection's ``MODELS`` holds the same names)
+#: every 3D-context operator by class name, no fusion first: the one list of operators (MMDetection's ``MODELS``
+#: registers these, the benchmarks and ``tools/gpu_check.py`` iterate over them)
 CONTEXT_CONVS: Dict[str, Type[nn.Module]] = {
     cls.__name__: cls
     for cls in (NoFusionConv, A3DConv, ACSConv, SoftACSConv, I3DConv, P3DConv, TSMConv, AlignShiftConv)

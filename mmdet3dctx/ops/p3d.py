@@ -40,7 +40,7 @@ class P3DConv(ContextConv2dBase):
         """Identity over depth: ``depth_weight[o, o, kd // 2] = 1``, zeros elsewhere."""
         with torch.no_grad():
             self.depth_weight.zero_()
-            idx = torch.arange(self.out_channels)
+            idx = torch.arange(self.out_channels, device=self.depth_weight.device)
             self.depth_weight[idx, idx, self.depth_kernel // 2] = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

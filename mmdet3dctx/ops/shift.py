@@ -8,44 +8,42 @@ from .base import ContextConv2dBase
 from .premix_conv import ShiftMix, premix_slice_conv, use_premix
 
 
-def _shift_mix(x: torch.Tensor, fold: int, ratio: Optional[torch.Tensor], reverse: bool) -> torch.Tensor:
-    """Channels ``[0, fold)`` mix in slice ``d + 1``, ``[fold, 2·fold)`` slice ``d − 1`` (the other way round
-    when ``reverse``), zeros past the ends: ``(1 − r)·x[d] + r·x[d ± 1]``, or the plain shift when ``ratio`` is
-    None. One pass over a new tensor (:class:`ShiftMix`'s in-place mix on a copy), nothing recorded for autograd."""
-    out = torch.empty_like(x, memory_format=torch.contiguous_format).copy_(x)
-    return ShiftMix(fold).run_(out, ratio, reverse)
-
-
-class _ShiftMix(torch.autograd.Function):
-    """The shift is linear; its adjoint is the same mix in the opposite direction, so the backward is one
-    more pass (no per-slice zero-filled gradients as slicing under autograd would allocate)."""
+class _SliceShift(torch.autograd.Function):
+    """The autograd node of :func:`slice_shift`. The shift is linear; its adjoint is the same mix in the opposite
+    direction, so the backward is one more pass (no per-slice zero-filled gradients as slicing under autograd
+    would allocate), itself differentiable."""
 
     @staticmethod
     def forward(ctx, x, fold, ratio, reverse):
         ctx.fold, ctx.reverse = fold, reverse
         ctx.save_for_backward(ratio) if ratio is not None else ctx.save_for_backward()
         ctx.has_ratio = ratio is not None
-        return _shift_mix(x, fold, ratio, reverse)
+        out = torch.empty_like(x, memory_format=torch.contiguous_format).copy_(x)
+        return ShiftMix(fold).run_(out, ratio, reverse)
 
     @staticmethod
     def backward(ctx, grad):
         ratio = ctx.saved_tensors[0] if ctx.has_ratio else None
-        return _ShiftMix.apply(grad, ctx.fold, ratio, not ctx.reverse), None, None, None
+        return _SliceShift.apply(grad, ctx.fold, ratio, not ctx.reverse), None, None, None
 
 
-def slice_shift(x: torch.Tensor, fold: int) -> torch.Tensor:
-    """Shift channel groups along slices with zeros past the ends.
+def slice_shift(x: torch.Tensor, fold: int, ratio: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Shift channel groups along slices (TSM), or mix them partially with a per-sample ratio (AlignShift).
 
-    Channels ``[0, fold)`` take slice ``d + 1``, channels ``[fold, 2·fold)`` take slice ``d − 1``, the rest
-    are kept. ``(N, C, D, H, W) -> (N, C, D, H, W)``.
+    Channels ``[0, fold)`` take slice ``d + 1``, channels ``[fold, 2·fold)`` take slice ``d − 1`` (zeros past the
+    ends), the rest are kept. With ``ratio`` ``r`` ``(N,)`` the shifted channels become
+    ``(1 − r)·x[d] + r·x[d ± 1]`` (no gradient flows to ``r``): ``r = 1`` is the full shift, ``r = 0`` the
+    identity. Computed by :class:`~.premix_conv.ShiftMix` on a new tensor.
+
+    Args:
+        x (Tensor): ``(N, C, D, H, W)``.
+        fold (int): channels shifted each way.
+        ratio (Tensor, optional): ``(N,)`` in [0, 1]. Default: None (the full shift).
+
+    Returns:
+        Tensor: ``(N, C, D, H, W)``.
     """
-    return _ShiftMix.apply(x, fold, None, False)
-
-
-def slice_shift_mix(x: torch.Tensor, ratio: torch.Tensor, fold: int) -> torch.Tensor:
-    """Partial shift: shifted channels become ``(1 − r)·x[d] + r·x[d ± 1]`` with ``r`` per sample ``(N,)``
-    (no gradient flows to ``r``). ``r = 1`` gives :func:`slice_shift`, ``r = 0`` the identity."""
-    return _ShiftMix.apply(x, fold, ratio.detach(), False)
+    return _SliceShift.apply(x, fold, None if ratio is None else ratio.detach(), False)
 
 
 class TSMConv(ContextConv2dBase):

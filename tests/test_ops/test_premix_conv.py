@@ -5,7 +5,7 @@ import torch
 from mmdet3dctx.ops import A3DConv, AlignShiftConv, TSMConv
 from mmdet3dctx.ops.a3d import a3d_fuse
 from mmdet3dctx.ops.premix_conv import A3DMix, ShiftMix, premix_slice_conv
-from mmdet3dctx.ops.shift import _shift_mix
+from mmdet3dctx.ops.gpu_check import reference_slice_shift
 
 CASES = [
     dict(in_channels=16, out_channels=8, kernel_size=3, padding=1),
@@ -84,14 +84,15 @@ def test_gradcheck(mix, param):
 
 
 def test_mixes_match_their_definitions():
-    """ShiftMix / A3DMix forward equal the formula-level functions; their adjoints are adjoint: <Mx, g> = <x, Mᵀg>."""
+    """ShiftMix / A3DMix forward equal the published formulations (slicing, einsum); their adjoints are adjoint:
+    <Mx, g> = <x, Mᵀg>."""
     torch.manual_seed(0)
     x = torch.randn(2, 16, 6, 4, 5, dtype=torch.float64)
     g = torch.randn_like(x)
     ratio = torch.tensor([0.25, 0.8], dtype=torch.float64)
     p = torch.randn(6, 6, 16, dtype=torch.float64)
-    for mix, param, ref in [(ShiftMix(2), None, _shift_mix(x, 2, None, False)),
-                            (ShiftMix(4), ratio, _shift_mix(x, 4, ratio, False)),
+    for mix, param, ref in [(ShiftMix(2), None, reference_slice_shift(x, 2)),
+                            (ShiftMix(4), ratio, reference_slice_shift(x, 4, ratio)),
                             (A3DMix(), p, a3d_fuse(x, p))]:
         mx = mix.apply(x, param)
         torch.testing.assert_close(mx, ref)

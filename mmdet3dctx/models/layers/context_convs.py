@@ -7,12 +7,11 @@ MMEngine's root ``MODELS`` so that MMCV's builders find them whatever the defaul
 from mmdet.registry import MODELS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 
-from mmdet3dctx.ops import (A3DConv, ACSConv, AlignShiftConv, I3DConv, NoFusionConv, P3DConv, SoftACSConv,
-                            TSMConv)
+from mmdet3dctx.ops import CONTEXT_CONVS
 
-__all__ = ['NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv', 'AlignShiftConv']
+__all__ = []  # the classes live in mmdet3dctx.ops; this module only registers them
 
-for _cls in (NoFusionConv, A3DConv, ACSConv, SoftACSConv, I3DConv, P3DConv, TSMConv, AlignShiftConv):
+for _cls in CONTEXT_CONVS.values():
     MODELS.register_module(module=_cls)
     if _cls.__name__ not in MMENGINE_MODELS.module_dict:
         MMENGINE_MODELS.register_module(module=_cls)
