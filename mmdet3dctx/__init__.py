@@ -3,6 +3,7 @@
 ``import mmdet3dctx`` registers every plugin (models, datasets, transforms, metrics) in MMDetection's
 registries. ``mmdet3dctx.ops`` is pure PyTorch and stays importable where MMDetection is not installed.
 """
+from .utils.config_path import get_config_path, get_tool_path
 from .version import __version__
 
 try:
@@ -16,4 +17,4 @@ except ModuleNotFoundError as e:  # only a missing MMDetection is tolerated, not
 if HAS_MMDET:
     from . import datasets, engine, evaluation, inference, models, pretraining  # noqa: F401  (registers the plugins)
 
-__all__ = ['__version__', 'HAS_MMDET']
+__all__ = ['__version__', 'HAS_MMDET', 'get_config_path', 'get_tool_path']

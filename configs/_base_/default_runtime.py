@@ -23,6 +23,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo on CPU
 )
 
+# TensorBoard (pip install mmdet3dctx[tensorboard]), in a config: visualizer = dict(vis_backends=[
+# dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]); for one run: --cfg-options
+# visualizer.vis_backends.0.type=TensorboardVisBackend (docs/get_started.md)
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

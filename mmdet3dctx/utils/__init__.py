@@ -1,4 +1,5 @@
 """Small utilities shared by the tools."""
 from .checkpoint import allow_mmengine_checkpoints
+from .config_path import get_config_path, get_tool_path
 
-__all__ = ["allow_mmengine_checkpoints"]
+__all__ = ["allow_mmengine_checkpoints", "get_config_path", "get_tool_path"]
