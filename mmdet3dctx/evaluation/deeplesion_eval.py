@@ -123,7 +123,11 @@ def evaluate_deeplesion(records: Sequence[dict],
         ``avg_levels``, ``avg_0.5_4`` (named after ``avg_levels``), ``mAP50`` (None if not computed),
         ``num_images``, ``num_lesions``, ``num_detections``, the options, ``subgroups``
         (``{analysis: {group: {num_lesions, sensitivity, avg}}}``, sensitivity None for an empty group) and
-        ``curve`` (``fp_per_image``, ``sensitivity``) for plotting.
+        ``curve`` (``fp_per_image``, ``sensitivity``) for plotting, ``score_thresholds`` (per FP level the
+        lowest score threshold whose kept detections make at most that many FPs per image on these images,
+        None where none does; see :meth:`~mmdet3dctx.evaluation.froc.FROCMatch.operating_points`) and
+        ``operating_points`` (per level: ``fp_level``, ``score_thr``, and the ``fp_per_image``,
+        ``sensitivity`` and ``num_detections`` that threshold gives).
     """
     if len(records) == 0:
         raise ValueError('no images to evaluate')
@@ -140,6 +144,7 @@ def evaluate_deeplesion(records: Sequence[dict],
         return [float(v) for v in values[:len(fp_levels)]], float(np.mean(values[len(fp_levels):]))
 
     sensitivity, avg = table()
+    points = match.operating_points(fp_levels)
     grid_max = max(fp_levels + [fp[-1] if fp.size else 0.])
     grid_min = min([f for f in fp_levels if f > 0] or [1.]) / 8
     grid = np.geomspace(grid_min, max(grid_max, grid_min) * 1.01, curve_points)
@@ -157,6 +162,8 @@ def evaluate_deeplesion(records: Sequence[dict],
         plus_one=bool(plus_one),
         subgroups={},
         curve=dict(fp_per_image=grid.tolist(), sensitivity=interp_sensitivity(sens, fp, grid).tolist()),
+        score_thresholds=[p['score_thr'] for p in points],
+        operating_points=points,
     )
     for analysis, groups in subgroup_masks(records, subgroups).items():
         rows = {}

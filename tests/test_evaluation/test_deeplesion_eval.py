@@ -138,3 +138,12 @@ def test_map50_matches_the_coco_definition():
         box_map50([perfect[0]], [np.zeros((0, 4))])
     rep = evaluate_deeplesion(walk_records())
     assert 0 < rep['mAP50'] <= 1
+
+
+def test_report_records_the_score_threshold_of_every_fp_level():
+    rep = evaluate_deeplesion(walk_records(), compute_map=False)
+    assert rep['score_thresholds'] == [.8, .5, .2, .2, .2, .2]
+    assert [p['sensitivity'] for p in rep['operating_points']] == [.25, .5, .75, .75, .75, .75]
+    assert [p['fp_per_image'] for p in rep['operating_points']] == [.5, 1., 2., 2., 2., 2.]
+    assert json.loads(json.dumps(rep))['score_thresholds'] == rep['score_thresholds']
+
