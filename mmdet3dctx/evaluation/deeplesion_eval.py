@@ -57,6 +57,44 @@ def _field(record: dict, key: str, num: int, fill, dtype) -> np.ndarray:
     return value
 
 
+def make_record(file_name: str, dets, instances: Sequence[dict], slice_interval: Optional[float] = None,
+                split: Optional[int] = None) -> dict:
+    """One evaluation record: a key slice's detections and its lesions (the one place records are built).
+
+    Args:
+        file_name (str): Key slice name, e.g. ``'000001_01_01_103.png'``.
+        dets (array-like): ``(N, 5)`` detections ``[x1, y1, x2, y2, score]`` in original image coordinates
+            (``N`` may be 0).
+        instances (Sequence[dict]): The key slice's lesions as the datasets give them: ``bbox`` (0-based
+            ``x1, y1, x2, y2``) and optionally ``lesion_type``, ``diameters_mm`` (long, short), ``noisy`` and
+            ``ignore_flag``. Lesions flagged ``noisy`` or ``ignore_flag`` are left out.
+        slice_interval (float, optional): Slice interval of the series (mm). Defaults to None (unknown, NaN).
+        split (int, optional): ``Train_Val_Test`` code (1/2/3). Defaults to None.
+
+    Returns:
+        dict: ``file_name``, ``dets`` ``(N, 5)``, ``gts`` ``(M, 4)``, ``lesion_types`` ``(M,)`` int64 (-1 if
+        unknown), ``long_diameters_mm`` ``(M,)`` float64 (NaN if unknown), ``slice_interval`` (float, NaN if
+        unknown) and ``split``.
+
+    Example:
+        >>> rec = make_record('000001_01_01_103.png', [[10, 10, 29, 29, .9]],
+        ...                   [dict(bbox=[10, 10, 29, 29], lesion_type=4, diameters_mm=(14.2, 9.1)),
+        ...                    dict(bbox=[50, 50, 60, 60], noisy=True)], slice_interval=5)
+        >>> rec['gts'].tolist(), rec['lesion_types'].tolist(), rec['long_diameters_mm'].tolist()
+        ([[10.0, 10.0, 29.0, 29.0]], [4], [14.2])
+    """
+    kept = [ins for ins in instances if not ins.get('noisy', False) and not ins.get('ignore_flag', 0)]
+    return dict(
+        file_name=file_name,
+        dets=np.asarray(dets, dtype=np.float64).reshape(-1, 5),
+        gts=np.array([ins['bbox'] for ins in kept], dtype=np.float64).reshape(-1, 4),
+        lesion_types=np.array([ins.get('lesion_type', -1) for ins in kept], dtype=np.int64),
+        long_diameters_mm=np.array([(ins.get('diameters_mm') or (math.nan, ))[0] for ins in kept],
+                                   dtype=np.float64),
+        slice_interval=float(slice_interval) if slice_interval is not None else math.nan,
+        split=split)
+
+
 def subgroup_masks(records: Sequence[dict], subgroups: Sequence[str] = SUBGROUPS) -> Dict[str, Dict[str, np.ndarray]]:
     """Boolean masks over the concatenated lesions of ``records`` for each sub-group.
 
@@ -237,6 +275,7 @@ def dump_report(report: dict, path: str) -> None:
 
 
 __all__ = [
-    'LESION_TYPE_NAMES', 'DIAMETER_GROUPS', 'INTERVAL_GROUPS', 'SUBGROUPS', 'avg_key', 'avg_json_key', 'subgroup_masks',
+    'LESION_TYPE_NAMES', 'DIAMETER_GROUPS', 'INTERVAL_GROUPS', 'SUBGROUPS', 'avg_key', 'avg_json_key', 'make_record',
+    'subgroup_masks',
     'evaluate_deeplesion', 'headline', 'format_froc_table', 'dump_report'
 ]
