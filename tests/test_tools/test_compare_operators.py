@@ -69,7 +69,6 @@ def test_plan_deeplesion_configs_and_demo_options(tmp_path):
 
 
 def test_demo_options_make_a_consistent_config():
-    pytest.importorskip('mmdet')
     from mmengine.config import Config
     for op, n in (('alignshift', 3), ('p3d', 7)):
         cfg = Config.fromfile(DEMO, import_custom_modules=False)
