@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         if args.dry_run:
             print('\n'.join(commands(runs, sys.executable, tools_dir)) or 'every run has finished')
             return 0
-        prepare_work_dir(work_dir, runs)
+        prepare_work_dir(work_dir, runs, record=not args.collect)
         failed = []
         if args.launcher == 'slurm':
             script = osp.join(work_dir, 'jobs.sh')

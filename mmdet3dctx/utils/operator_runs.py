@@ -185,9 +185,15 @@ def plan_runs(operators: Sequence[str], slices: Sequence[int], seeds: Sequence[i
     return runs
 
 
-def prepare_work_dir(work_dir: str, runs: Sequence[Run]) -> None:
+def prepare_work_dir(work_dir: str, runs: Sequence[Run], record: bool = True) -> None:
     """Check that the work dir and the run folders are the comparison's own, made with these settings, then
     record the settings (the manifest and each run's ``run.json``).
+
+    Args:
+        work_dir (str): The comparison's folder.
+        runs (Sequence[Run]): The planned runs.
+        record (bool): Write the manifest and the missing ``run.json`` files (False: only check). Defaults to
+            True.
 
     Raises:
         ComparisonError: If ``work_dir`` is a non-empty folder without the manifest, or a run folder holds a
@@ -213,6 +219,8 @@ def prepare_work_dir(work_dir: str, runs: Sequence[Run]) -> None:
                                       'run it again')
         elif osp.isdir(run.work_dir) and os.listdir(run.work_dir):
             raise ComparisonError(f'{run.work_dir} holds files but no {RUN_FILE}; refusing to write into it')
+    if not record:
+        return
     os.makedirs(work_dir, exist_ok=True)
     recorded = {}
     if osp.isfile(manifest):

@@ -171,6 +171,10 @@ def test_tool_collects_tables_and_plot(tmp_path, capsys):
     assert summary['rows'][1]['paired']['mean'][-1] == pytest.approx(.2)
     assert osp.getsize(osp.join(work, 'operator_comparison_froc.png')) > 0
     assert open(osp.join(work, 'operator_comparison.txt')).read().startswith('DeepLesion')
+    # --collect only reads: no folder for a run that was never started
+    assert compare_operators.main(argv[:1] + ['tsm'] + argv[1:]) == 0
+    assert 'Not finished (3): tsm_7slice/seed0, tsm_7slice/seed1' in capsys.readouterr().out
+    assert not osp.exists(osp.join(work, 'tsm_7slice'))
     # a foreign work dir: a clear error, exit status 2, nothing written
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
