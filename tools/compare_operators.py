@@ -10,7 +10,7 @@ refused, never overwritten.
 Examples:
     # DeepLesion (configs/deeplesion/<operator>_<n>slice.py), everything one after the other on this machine
     python tools/compare_operators.py --data-root data/DeepLesion --seeds 3
-    # the same runs as Slurm jobs: writes <work-dir>/jobs.sh; rerun without --launcher for the tables
+    # the same runs as Slurm jobs (<work-dir>/jobs.sh); once they ran, --collect instead of --launcher tabulates
     python tools/compare_operators.py --data-root data/DeepLesion --seeds 3 --launcher slurm --partition gpu
     # the demo model on the synthetic tree (made on first use), two operators
     python tools/compare_operators.py --demo --operators nofusion a3d --slices 7
@@ -33,10 +33,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split('\n\n', 1)[1])
-    parser.add_argument('--operators', nargs='+', default=list(OPERATORS), choices=list(OPERATORS),
-                        help='operators to compare (default: all)')
-    parser.add_argument('--slices', nargs='+', type=int, default=[3, 7], help='slice counts (default: 3 7)')
-    parser.add_argument('--seeds', type=int, default=1, help='seeds per run: 0 .. N-1 (default: 1)')
+    parser.add_argument('--operators', nargs='+', default=list(OPERATORS), choices=list(OPERATORS), metavar='OP',
+                        help=f'operators to compare, of {" ".join(OPERATORS)} (default: all)')
+    parser.add_argument('--slices', nargs='+', type=int, default=[3, 7], metavar='N',
+                        help='slice counts (default: 3 7)')
+    parser.add_argument('--seeds', type=int, default=1, metavar='N', help='seeds per run: 0 .. N-1 (default: 1)')
     parser.add_argument('--data-root', help='dataset folder (default: the configs\' data_root / DEEPLESION_ROOT)')
     parser.add_argument('--work-dir', help='default: work_dirs/compare_operators (with --demo: '
                         'work_dirs/compare_operators_demo)')

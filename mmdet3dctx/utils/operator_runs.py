@@ -305,7 +305,8 @@ def slurm_script(runs: Sequence[Run], partition: str, gpus: int = 4, gpus_per_no
     lines = ['#!/usr/bin/env bash',
              '# Written by tools/compare_operators.py: one line per run (train, then test its last checkpoint).',
              '# Run from the repository root; the lines are independent (e.g. one per terminal or job step).',
-             '# Afterwards, the same tools/compare_operators.py command without --launcher prints the tables.',
+             '# Afterwards, the same tools/compare_operators.py command with --collect instead of --launcher',
+             '# prints the tables.',
              'set -e']
     for run in runs:
         if run.state() == 'done':
