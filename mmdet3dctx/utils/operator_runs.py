@@ -234,15 +234,34 @@ def prepare_work_dir(work_dir: str, runs: Sequence[Run], record: bool = True) ->
     _write_json(manifest, dict(tool='tools/compare_operators.py', runs=recorded))
 
 
+def run_logged(argv: List[str], log_file: str) -> int:
+    """Run a command with its output appended to ``log_file``; returns its exit status."""
+    with open(log_file, 'a') as f:
+        f.write('$ ' + ' '.join(shlex.quote(a) for a in argv) + '\n')
+        f.flush()
+        return subprocess.call(argv, stdout=f, stderr=subprocess.STDOUT)
+
+
+def _tail(path: str, lines: int = 15) -> str:
+    if not osp.isfile(path):
+        return ''
+    with open(path, errors='replace') as f:
+        return ''.join(f.readlines()[-lines:])
+
+
 def execute(runs: Sequence[Run], python: str = sys.executable, tools_dir: str = 'tools',
-            call: Callable[[List[str]], int] = subprocess.call, log: Callable[[str], None] = print) -> List[Run]:
+            call: Callable[[List[str], str], int] = run_logged, log: Callable[[str], None] = print) -> List[Run]:
     """Train and test the runs one after the other, skipping what is complete.
+
+    The output of each tool goes to ``RUN_DIR/train.log`` and ``RUN_DIR/test.log``; a failure prints the end of
+    the log and the comparison goes on with the next run.
 
     Args:
         runs (Sequence[Run]): From :func:`plan_runs` (after :func:`prepare_work_dir`).
         python (str): Interpreter. Defaults to this one.
         tools_dir (str): Folder of ``train.py``/``test.py``. Defaults to ``'tools'``.
-        call (callable): Runs a command, returns its exit status. Defaults to ``subprocess.call``.
+        call (callable): ``call(argv, log_file)`` runs a command and returns its exit status. Defaults to
+            :func:`run_logged`.
         log (callable): Progress messages. Defaults to ``print``.
 
     Returns:
@@ -256,17 +275,20 @@ def execute(runs: Sequence[Run], python: str = sys.executable, tools_dir: str = 
             continue
         if state in ('new', 'partial'):
             argv = [python] + run.train_argv(tools_dir, resume=state == 'partial')
-            log(f'[{i}/{len(runs)}] {run.name}: {"resuming" if state == "partial" else "training"}: '
-                + ' '.join(shlex.quote(a) for a in argv))
-            if call(argv) != 0:
-                log(f'[{i}/{len(runs)}] {run.name}: training FAILED (see {run.work_dir})')
+            log_file = osp.join(run.work_dir, 'train.log')
+            log(f'[{i}/{len(runs)}] {run.name}: {"resuming" if state == "partial" else "training"} (output in '
+                f'{log_file}): ' + ' '.join(shlex.quote(a) for a in argv))
+            if call(argv, log_file) != 0:
+                log(f'[{i}/{len(runs)}] {run.name}: training FAILED; the end of {log_file}:\n{_tail(log_file)}')
                 failed.append(run)
                 continue
             _write_json(osp.join(run.work_dir, TRAIN_DONE), dict(checkpoint=run.checkpoint()))
         argv = [python] + run.test_argv(run.checkpoint(), tools_dir)
-        log(f'[{i}/{len(runs)}] {run.name}: testing: ' + ' '.join(shlex.quote(a) for a in argv))
-        if call(argv) != 0 or not osp.isfile(run.froc_json):
-            log(f'[{i}/{len(runs)}] {run.name}: test FAILED (see {run.test_dir})')
+        log_file = osp.join(run.work_dir, 'test.log')
+        log(f'[{i}/{len(runs)}] {run.name}: testing (output in {log_file}): '
+            + ' '.join(shlex.quote(a) for a in argv))
+        if call(argv, log_file) != 0 or not osp.isfile(run.froc_json):
+            log(f'[{i}/{len(runs)}] {run.name}: test FAILED; the end of {log_file}:\n{_tail(log_file)}')
             failed.append(run)
     return failed
 
@@ -391,5 +413,6 @@ def summarize_runs(runs: Sequence[Run], work_dir: str, data_name: str = 'DeepLes
     return summary
 
 
-__all__ = ['ComparisonError', 'DEMO_CONFIG', 'Run', 'demo_options', 'plan_runs', 'prepare_work_dir', 'execute',
+__all__ = ['ComparisonError', 'DEMO_CONFIG', 'Run', 'demo_options', 'plan_runs', 'prepare_work_dir', 'run_logged',
+           'execute',
            'commands', 'slurm_script', 'collect', 'summarize_runs']

@@ -28,10 +28,13 @@ class FakeTools:
     def __init__(self, fail=()):
         self.calls, self.fail = [], set(fail)
 
-    def __call__(self, argv):
+    def __call__(self, argv, log_file):
         self.calls.append(argv)
+        assert osp.basename(log_file) == osp.basename(argv[1]).replace('.py', '.log')
         tool, work_dir = osp.basename(argv[1]), argv[argv.index('--work-dir') + 1]
         if (tool, work_dir) in self.fail:
+            with open(log_file, 'w') as f:
+                f.write('Traceback: something broke\n')
             return 1
         os.makedirs(work_dir, exist_ok=True)
         if tool == 'train.py':
@@ -90,8 +93,11 @@ def test_runs_resume_and_skip_what_is_done(tmp_path):
     runs = plan_runs(['nofusion', 'a3d'], [7], [0, 1], work, config_dir=CONFIGS)
     prepare_work_dir(work, runs)
     tools = FakeTools(fail={('test.py', osp.join(runs[3].work_dir, 'test'))})
-    failed = execute(runs, 'py', 'tools', call=tools, log=lambda s: None)
+    messages = []
+    failed = execute(runs, 'py', 'tools', call=tools, log=messages.append)
     assert [r.name for r in failed] == ['a3d_7slice/seed1']
+    assert messages[-1].endswith('a3d_7slice/seed1: test FAILED; the end of '
+                                 f'{runs[3].work_dir}/test.log:\nTraceback: something broke\n')
     assert [osp.basename(c[1]) for c in tools.calls] == ['train.py', 'test.py'] * 4
     assert tools.calls[0] == ['py', 'tools/train.py', osp.join(CONFIGS, 'nofusion_7slice.py'), '--work-dir',
                               runs[0].work_dir, '--cfg-options', 'randomness.seed=0']
@@ -223,4 +229,5 @@ def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys):
     assert osp.isfile(osp.join(work, 'operator_comparison_froc.png'))
     # the same command again: every run is done, nothing is trained
     assert compare_operators.main(argv + ['--data-root', root]) == 0
-    assert out.count('training:') == 2 and capsys.readouterr().out.count('training:') == 0
+    assert out.count(': training (output in ') == 2 and ': training' not in capsys.readouterr().out
+    assert 'Epoch(train)' in open(osp.join(work, 'a3d_3slice', 'seed0', 'train.log')).read()
