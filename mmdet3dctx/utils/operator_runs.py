@@ -407,7 +407,7 @@ def summarize_runs(runs: Sequence[Run], work_dir: str, data_name: str = 'DeepLes
     labels = [(f'{operator_label(r["operator"])}, {r["num_slices"]} slices', r['operator'], r['num_slices'])
               for r in summary['rows']]
     tmp = out + '_froc.tmp.png'
-    plot_froc(curves, tmp, title=f'{data_name}: FROC per operator (mean over seeds)', styles=plot_styles(labels))
+    plot_froc(curves, tmp, title='FROC per operator and slice count (mean over seeds)', styles=plot_styles(labels))
     os.replace(tmp, out + '_froc.png')
     log(f'wrote {out}.txt, {out}.json and {out}_froc.png')
     return summary
