@@ -101,8 +101,8 @@ class DeepLesionMetric(BaseMetric):
     Output files (written by rank 0, replaced at every evaluation): ``<out_dir>/froc.json`` (the full report:
     ``fp_levels``, ``sensitivity``, ``avg_0.5_4``, ``mAP50``, sub-group tables, numbers of images, lesions
     and detections, the curve, and the score threshold that reaches each FP level: ``score_thresholds``, which
-    ``tools/infer.py --score-thr froc.json:FP`` reads) and ``<out_dir>/froc.png``. ``out_dir`` defaults to the work_dir of the Runner
-    in progress (see :func:`current_work_dir`); without either, no file is written.
+    ``tools/infer.py --score-thr froc.json:FP`` reads) and ``<out_dir>/froc.png``. ``out_dir`` defaults to the
+    work_dir of the Runner in progress (see :func:`current_work_dir`); without either, no file is written.
 
     Distributed evaluation: each rank stores one small record per image and MMEngine's ``BaseMetric`` gathers
     them on rank 0 (``collect_device``/``collect_dir``), dropping the sampler's padding.
