@@ -205,21 +205,31 @@ def test_slurm_launcher_writes_jobs(tmp_path, capsys):
         compare_operators.parse_args(['--launcher', 'slurm'])
 
 
+#: the demo model shrunk to seconds per epoch on 64 px slices (as in test_train_demo.py), one epoch
+TINY_OPTIONS = [
+    'model.backbone.block_config=(1,1,1,)', 'model.backbone.growth_rate=8', 'model.backbone.num_init_features=16',
+    'model.neck.neck.in_channels=[24,20,18]', 'model.neck.neck.out_channels=32', 'model.rpn_head.in_channels=32',
+    'model.rpn_head.feat_channels=32', 'model.roi_head.bbox_roi_extractor.out_channels=32',
+    'model.roi_head.mask_roi_extractor.out_channels=32', 'model.roi_head.bbox_head.in_channels=32',
+    'model.roi_head.bbox_head.fc_out_channels=32', 'model.roi_head.mask_head.in_channels=32',
+    'model.roi_head.mask_head.conv_out_channels=8', 'train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1']
+
+
 @pytest.mark.slow
 def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys):
     """Two operators at 3 slices (the demo model's slice count changed by options), one seed, one epoch of the
     shrunk demo model on 64 px slices."""
     pytest.importorskip('mmdet')
-    from test_train_demo import _opts
+    import subprocess
 
     import compare_operators
-    from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
-    root = make_synthetic_deeplesion(str(tmp_path / 'tree'), num_patients=8, seed=1, image_size=64)
+    root = str(tmp_path / 'tree')
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_synthetic_deeplesion.py'), '--out', root,
+                    '--num-patients', '8', '--seed', '1', '--image-size', '64'], check=True)
     work = str(tmp_path / 'cmp')
-    options = _opts({'train_cfg.max_epochs': 1, 'data_root': root})[1:]
-    argv = ['--demo', '--operators', 'nofusion', 'a3d', '--slices', '3', '--work-dir', work,
-            '--cfg-options'] + [o for o in options if not o.startswith('data_root=')]
-    assert compare_operators.main(argv + ['--data-root', root]) == 0
+    argv = ['--demo', '--operators', 'nofusion', 'a3d', '--slices', '3', '--work-dir', work, '--data-root', root,
+            '--cfg-options'] + TINY_OPTIONS
+    assert compare_operators.main(argv) == 0
     out = capsys.readouterr().out
     for name in ('nofusion_3slice', 'a3d_3slice'):
         with open(osp.join(work, name, 'seed0', 'test', 'froc.json')) as f:
@@ -228,6 +238,6 @@ def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys):
     assert 'A3D (1 seed)' in out and 'Difference to No fusion' in out and 'published' in out
     assert osp.isfile(osp.join(work, 'operator_comparison_froc.png'))
     # the same command again: every run is done, nothing is trained
-    assert compare_operators.main(argv + ['--data-root', root]) == 0
+    assert compare_operators.main(argv) == 0
     assert out.count(': training (output in ') == 2 and ': training' not in capsys.readouterr().out
     assert 'Epoch(train)' in open(osp.join(work, 'a3d_3slice', 'seed0', 'train.log')).read()
