@@ -33,7 +33,8 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdet3dctx.evaluation.deeplesion_eval import SUBGROUPS, evaluate_deeplesion, format_froc_table  # noqa
+from mmdet3dctx.evaluation.deeplesion_eval import (SUBGROUPS, evaluate_deeplesion, format_froc_table,  # noqa: E402
+                                                   make_record)
 from mmdet3dctx.evaluation.froc import DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS  # noqa: E402
 
 
@@ -223,18 +224,8 @@ def build_records(gt: 'OrderedDict[str, dict]', dets: Dict[str, np.ndarray], res
     if unknown:
         shown = ', '.join(unknown[:5]) + (f' and {len(unknown) - 5} more' if len(unknown) > 5 else '')
         raise EvalError(f'{results_path}: {len(unknown)} image(s) not in the ground truth split: {shown}')
-    records = []
-    for name, info in gt.items():
-        lesions = info['instances']
-        records.append(dict(
-            file_name=name,
-            dets=dets.get(name, np.zeros((0, 5))),
-            gts=np.array([ins['bbox'] for ins in lesions], dtype=np.float64).reshape(-1, 4),
-            lesion_types=[ins.get('lesion_type', -1) for ins in lesions],
-            long_diameters_mm=[(ins.get('diameters_mm') or (math.nan, ))[0] for ins in lesions],
-            slice_interval=info.get('slice_interval', math.nan),
-            split=info.get('split')))
-    return records
+    return [make_record(name, dets.get(name, np.zeros((0, 5))), info['instances'],
+                        info.get('slice_interval'), info.get('split')) for name, info in gt.items()]
 
 
 def unique_labels(paths: List[str]) -> List[str]:

@@ -2,7 +2,7 @@
 """Detect lesions in a CT study: DICOM series, NIfTI volume or DeepLesion series folder in; 3D findings,
 a CSV and PNG overlays out.
 
-    python tools/infer.py CONFIG CKPT INPUT [--out-dir DIR] [--score-thr 0.5] [--slices all|A:B]
+    python tools/infer.py CONFIG CKPT INPUT [--out-dir DIR] [--score-thr 0.5|FROC_JSON:FP] [--slices all|A:B]
                           [--batch 8] [--device cpu]
 
 Every axial slice becomes a model input exactly as in training (slice count, interval normalisation and
@@ -23,7 +23,9 @@ def parse_args(argv=None):
     p.add_argument('checkpoint', help='trained weights (a local .pth)')
     p.add_argument('input', help='DICOM series folder, NIfTI file (.nii/.nii.gz) or DeepLesion series folder')
     p.add_argument('--out-dir', default=None, help='where to write findings (default: <input name>_findings)')
-    p.add_argument('--score-thr', type=float, default=0.5, help='minimum score of a 2D detection')
+    from mmdet3dctx.evaluation.operating_point import resolve_score_threshold
+    p.add_argument('--score-thr', type=resolve_score_threshold, default=0.5, help='minimum score of a 2D detection: '
+                   'a number, or FROC_JSON:FP for the threshold that gave FP false positives per image there')
     p.add_argument('--slices', default='all', help="'all' or A:B (volume slice indices, B exclusive)")
     p.add_argument('--batch', type=int, default=8, help='slices per forward pass')
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda:0'")

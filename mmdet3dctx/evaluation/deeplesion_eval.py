@@ -57,6 +57,44 @@ def _field(record: dict, key: str, num: int, fill, dtype) -> np.ndarray:
     return value
 
 
+def make_record(file_name: str, dets, instances: Sequence[dict], slice_interval: Optional[float] = None,
+                split: Optional[int] = None) -> dict:
+    """One evaluation record: a key slice's detections and its lesions (the one place records are built).
+
+    Args:
+        file_name (str): Key slice name, e.g. ``'000001_01_01_103.png'``.
+        dets (array-like): ``(N, 5)`` detections ``[x1, y1, x2, y2, score]`` in original image coordinates
+            (``N`` may be 0).
+        instances (Sequence[dict]): The key slice's lesions as the datasets give them: ``bbox`` (0-based
+            ``x1, y1, x2, y2``) and optionally ``lesion_type``, ``diameters_mm`` (long, short), ``noisy`` and
+            ``ignore_flag``. Lesions flagged ``noisy`` or ``ignore_flag`` are left out.
+        slice_interval (float, optional): Slice interval of the series (mm). Defaults to None (unknown, NaN).
+        split (int, optional): ``Train_Val_Test`` code (1/2/3). Defaults to None.
+
+    Returns:
+        dict: ``file_name``, ``dets`` ``(N, 5)``, ``gts`` ``(M, 4)``, ``lesion_types`` ``(M,)`` int64 (-1 if
+        unknown), ``long_diameters_mm`` ``(M,)`` float64 (NaN if unknown), ``slice_interval`` (float, NaN if
+        unknown) and ``split``.
+
+    Example:
+        >>> rec = make_record('000001_01_01_103.png', [[10, 10, 29, 29, .9]],
+        ...                   [dict(bbox=[10, 10, 29, 29], lesion_type=4, diameters_mm=(14.2, 9.1)),
+        ...                    dict(bbox=[50, 50, 60, 60], noisy=True)], slice_interval=5)
+        >>> rec['gts'].tolist(), rec['lesion_types'].tolist(), rec['long_diameters_mm'].tolist()
+        ([[10.0, 10.0, 29.0, 29.0]], [4], [14.2])
+    """
+    kept = [ins for ins in instances if not ins.get('noisy', False) and not ins.get('ignore_flag', 0)]
+    return dict(
+        file_name=file_name,
+        dets=np.asarray(dets, dtype=np.float64).reshape(-1, 5),
+        gts=np.array([ins['bbox'] for ins in kept], dtype=np.float64).reshape(-1, 4),
+        lesion_types=np.array([ins.get('lesion_type', -1) for ins in kept], dtype=np.int64),
+        long_diameters_mm=np.array([(ins.get('diameters_mm') or (math.nan, ))[0] for ins in kept],
+                                   dtype=np.float64),
+        slice_interval=float(slice_interval) if slice_interval is not None else math.nan,
+        split=split)
+
+
 def subgroup_masks(records: Sequence[dict], subgroups: Sequence[str] = SUBGROUPS) -> Dict[str, Dict[str, np.ndarray]]:
     """Boolean masks over the concatenated lesions of ``records`` for each sub-group.
 
@@ -123,7 +161,11 @@ def evaluate_deeplesion(records: Sequence[dict],
         ``avg_levels``, ``avg_0.5_4`` (named after ``avg_levels``), ``mAP50`` (None if not computed),
         ``num_images``, ``num_lesions``, ``num_detections``, the options, ``subgroups``
         (``{analysis: {group: {num_lesions, sensitivity, avg}}}``, sensitivity None for an empty group) and
-        ``curve`` (``fp_per_image``, ``sensitivity``) for plotting.
+        ``curve`` (``fp_per_image``, ``sensitivity``) for plotting, ``score_thresholds`` (per FP level the
+        lowest score threshold whose kept detections make at most that many FPs per image on these images,
+        None where none does; see :meth:`~mmdet3dctx.evaluation.froc.FROCMatch.operating_points`) and
+        ``operating_points`` (per level: ``fp_level``, ``score_thr``, and the ``fp_per_image``,
+        ``sensitivity`` and ``num_detections`` that threshold gives).
     """
     if len(records) == 0:
         raise ValueError('no images to evaluate')
@@ -140,6 +182,7 @@ def evaluate_deeplesion(records: Sequence[dict],
         return [float(v) for v in values[:len(fp_levels)]], float(np.mean(values[len(fp_levels):]))
 
     sensitivity, avg = table()
+    points = match.operating_points(fp_levels)
     grid_max = max(fp_levels + [fp[-1] if fp.size else 0.])
     grid_min = min([f for f in fp_levels if f > 0] or [1.]) / 8
     grid = np.geomspace(grid_min, max(grid_max, grid_min) * 1.01, curve_points)
@@ -157,6 +200,8 @@ def evaluate_deeplesion(records: Sequence[dict],
         plus_one=bool(plus_one),
         subgroups={},
         curve=dict(fp_per_image=grid.tolist(), sensitivity=interp_sensitivity(sens, fp, grid).tolist()),
+        score_thresholds=[p['score_thr'] for p in points],
+        operating_points=points,
     )
     for analysis, groups in subgroup_masks(records, subgroups).items():
         rows = {}
@@ -230,6 +275,7 @@ def dump_report(report: dict, path: str) -> None:
 
 
 __all__ = [
-    'LESION_TYPE_NAMES', 'DIAMETER_GROUPS', 'INTERVAL_GROUPS', 'SUBGROUPS', 'avg_key', 'avg_json_key', 'subgroup_masks',
+    'LESION_TYPE_NAMES', 'DIAMETER_GROUPS', 'INTERVAL_GROUPS', 'SUBGROUPS', 'avg_key', 'avg_json_key', 'make_record',
+    'subgroup_masks',
     'evaluate_deeplesion', 'headline', 'format_froc_table', 'dump_report'
 ]

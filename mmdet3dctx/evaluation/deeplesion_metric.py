@@ -10,7 +10,7 @@ from mmengine.structures import BaseDataElement
 
 from mmdet.registry import METRICS
 from .deeplesion_eval import (SUBGROUPS, avg_key, dump_report, evaluate_deeplesion, format_froc_table,
-                              headline)
+                              headline, make_record)
 from .froc import DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS
 
 
@@ -61,28 +61,14 @@ def sample_to_record(sample: dict) -> dict:
     if bboxes.shape[0] != scores.shape[0]:
         raise ValueError(f'{_file_name(sample)}: {bboxes.shape[0]} predicted boxes but {scores.shape[0]} scores')
     instances = sample.get('instances')
-    if instances is not None:
-        kept = [ins for ins in instances if not ins.get('noisy', False) and not ins.get('ignore_flag', 0)]
-        gts = np.array([ins['bbox'] for ins in kept], dtype=np.float64).reshape(-1, 4)
-        types = np.array([ins.get('lesion_type', -1) for ins in kept], dtype=np.int64)
-        diams = np.array([(ins.get('diameters_mm') or (np.nan, ))[0] for ins in kept], dtype=np.float64)
-    else:
+    if instances is None:
         gt_instances = sample.get('gt_instances')
         if gt_instances is None:
             raise KeyError(f'{_file_name(sample)}: the data sample carries neither `instances` nor '
                            '`gt_instances`; DeepLesionMetric needs the ground truth')
-        gts = _numpy(_get(gt_instances, 'bboxes')).reshape(-1, 4)
-        types = np.full(gts.shape[0], -1, dtype=np.int64)
-        diams = np.full(gts.shape[0], np.nan)
-    interval = sample.get('slice_interval')
-    return dict(
-        file_name=_file_name(sample),
-        dets=np.concatenate([bboxes, scores], axis=1),
-        gts=gts,
-        lesion_types=types,
-        long_diameters_mm=diams,
-        slice_interval=float(interval) if interval is not None else float('nan'),
-        split=sample.get('split'))
+        instances = [dict(bbox=box) for box in _numpy(_get(gt_instances, 'bboxes')).reshape(-1, 4)]
+    return make_record(_file_name(sample), np.concatenate([bboxes, scores], axis=1), instances,
+                       sample.get('slice_interval'), sample.get('split'))
 
 
 def current_work_dir() -> Optional[str]:
@@ -114,8 +100,9 @@ class DeepLesionMetric(BaseMetric):
 
     Output files (written by rank 0, replaced at every evaluation): ``<out_dir>/froc.json`` (the full report:
     ``fp_levels``, ``sensitivity``, ``avg_0.5_4``, ``mAP50``, sub-group tables, numbers of images, lesions
-    and detections, the curve) and ``<out_dir>/froc.png``. ``out_dir`` defaults to the work_dir of the Runner
-    in progress (see :func:`current_work_dir`); without either, no file is written.
+    and detections, the curve, and the score threshold that reaches each FP level: ``score_thresholds``, which
+    ``tools/infer.py --score-thr froc.json:FP`` reads) and ``<out_dir>/froc.png``. ``out_dir`` defaults to the
+    work_dir of the Runner in progress (see :func:`current_work_dir`); without either, no file is written.
 
     Distributed evaluation: each rank stores one small record per image and MMEngine's ``BaseMetric`` gathers
     them on rank 0 (``collect_device``/``collect_dir``), dropping the sampler's padding.

@@ -24,7 +24,7 @@ Detections with equal scores are ranked in reverse input order (image order, the
 which is what ``numpy.argsort(scores)[::-1]`` in the reference code gives whenever its sort keeps ties in
 input order; a stable sort makes the result independent of the platform's sorting kernel.
 """
-from typing import NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -47,6 +47,7 @@ class FROCMatch(NamedTuple):
         num_dets_per_image (np.ndarray): ``(num_images,)`` int64 number of detections per image.
         num_lesions_per_image (np.ndarray): ``(num_images,)`` int64 number of lesions per image.
         order (np.ndarray): ``(K,)`` int64, index of each ranked detection in the concatenated input.
+        scores (np.ndarray, optional): ``(K,)`` float64 scores in rank order (non-increasing). Defaults to None.
     """
     is_fp: np.ndarray
     first_hit: np.ndarray
@@ -54,6 +55,7 @@ class FROCMatch(NamedTuple):
     num_dets_per_image: np.ndarray
     num_lesions_per_image: np.ndarray
     order: np.ndarray
+    scores: Optional[np.ndarray] = None
 
     @property
     def num_lesions(self) -> int:
@@ -101,6 +103,48 @@ class FROCMatch(NamedTuple):
         """
         sens, fp_per_image = self.curve(lesion_mask)
         return interp_sensitivity(sens, fp_per_image, fp_levels)
+
+    def operating_points(self, fp_levels: Sequence[float] = DEFAULT_FP_LEVELS) -> List[dict]:
+        """The score threshold that reaches each FP level, and what keeping ``score >= threshold`` gives.
+
+        The threshold for ``f`` FPs per image is the lowest detection score ``t`` such that the detections with
+        ``score >= t`` make at most ``f`` FPs per image. A threshold keeps or drops tied scores together, so
+        the FPs reached may stay below ``f``; past the end of the curve it is the lowest score (every
+        detection kept). None where no threshold does (the top-scored detections alone exceed ``f``).
+
+        Args:
+            fp_levels (Sequence[float]): FPs per image. Defaults to ``(0.5, 1, 2, 4, 8, 16)``.
+
+        Returns:
+            list[dict]: Per level ``fp_level``, ``score_thr`` (float or None), and at that threshold
+            ``fp_per_image``, ``sensitivity`` (fractions; None without a threshold) and ``num_detections``
+            (kept detections).
+
+        Example:
+            >>> import numpy as np
+            >>> dets = [np.array([[0, 0, 9, 9, .9], [50, 50, 59, 59, .8], [0, 0, 9, 9, .7]])]
+            >>> gts = [np.array([[0, 0, 9, 9], [30, 30, 39, 39]])]
+            >>> [p['score_thr'] for p in match_detections(dets, gts).operating_points((0.5, 1, 2))]
+            [0.9, 0.7, 0.7]
+        """
+        if self.scores is None:
+            raise ValueError('this FROCMatch has no scores; build it with match_detections')
+        sens, fp_per_image = self.curve()
+        # the last rank of every run of equal scores: a threshold cannot separate tied detections
+        ends = np.flatnonzero(np.append(self.scores[1:] != self.scores[:-1], True)) if len(self.scores) else \
+            np.zeros(0, np.int64)
+        points = []
+        for level in fp_levels:
+            level = float(level)
+            ok = ends[fp_per_image[ends] <= level]
+            if ok.size == 0:
+                points.append(dict(fp_level=level, score_thr=None, fp_per_image=None, sensitivity=None,
+                                   num_detections=0))
+                continue
+            i = int(ok[-1])
+            points.append(dict(fp_level=level, score_thr=float(self.scores[i]), fp_per_image=float(fp_per_image[i]),
+                               sensitivity=float(sens[i]), num_detections=i + 1))
+        return points
 
 
 def _flatten_mask(lesion_mask, num_lesions_per_image: np.ndarray) -> np.ndarray:
@@ -213,7 +257,7 @@ def match_detections(dets: ArrayList, gts: ArrayList, iou_thr: float = 0.5, crit
     # A lesion is hit by the first-ranked detection of its good pairs.
     first_hit = np.full(gt_all.shape[0], num_dets, dtype=np.int64)
     np.minimum.at(first_hit, pair_gt[good], pair_det[good])
-    return FROCMatch(is_fp, first_hit, num_images, n_det, n_gt, order)
+    return FROCMatch(is_fp, first_hit, num_images, n_det, n_gt, order, det_all[order, 4])
 
 
 def froc_curve(dets: ArrayList, gts: ArrayList, iou_thr: float = 0.5, criterion: str = 'iou',

@@ -5,7 +5,7 @@ import numpy as np
 
 
 def plot_froc(reports: Dict[str, dict], out_file: str, title: Optional[str] = None,
-              fp_levels: Optional[Sequence[float]] = None) -> str:
+              fp_levels: Optional[Sequence[float]] = None, styles: Optional[Dict[str, dict]] = None) -> str:
     """Draw the FROC curve of every run and save the figure.
 
     Uses Matplotlib's object API with the Agg canvas, so it neither needs a display nor changes the global
@@ -18,6 +18,8 @@ def plot_froc(reports: Dict[str, dict], out_file: str, title: Optional[str] = No
         out_file (str): Image path; the format follows the extension (``.png``, ``.pdf``, ``.svg``).
         title (str, optional): Figure title. Defaults to ``'DeepLesion FROC'``.
         fp_levels (Sequence[float], optional): Levels marked on the x axis. Defaults to the first report's.
+        styles (dict[str, dict], optional): Run name -> Matplotlib line properties (``color``, ``linestyle``).
+            Defaults to None (Matplotlib's colour cycle, solid lines).
 
     Returns:
         str: ``out_file``.
@@ -35,7 +37,8 @@ def plot_froc(reports: Dict[str, dict], out_file: str, title: Optional[str] = No
     for name, rep in reports.items():
         curve = rep['curve']
         label = f'{name} ({avg_key(rep["avg_levels"])} {100 * headline(rep):.2f})'
-        line, = ax.plot(curve['fp_per_image'], 100 * np.asarray(curve['sensitivity']), label=label)
+        line, = ax.plot(curve['fp_per_image'], 100 * np.asarray(curve['sensitivity']), label=label,
+                        **(styles or {}).get(name, {}))
         ax.plot(rep['fp_levels'], 100 * np.asarray(rep['sensitivity']), 'o', color=line.get_color(), ms=4)
     ax.set_xscale('log', base=2)
     positive = [f for f in levels if f > 0]

@@ -138,3 +138,24 @@ def test_map50_matches_the_coco_definition():
         box_map50([perfect[0]], [np.zeros((0, 4))])
     rep = evaluate_deeplesion(walk_records())
     assert 0 < rep['mAP50'] <= 1
+
+
+def test_report_records_the_score_threshold_of_every_fp_level():
+    rep = evaluate_deeplesion(walk_records(), compute_map=False)
+    assert rep['score_thresholds'] == [.8, .5, .2, .2, .2, .2]
+    assert [p['sensitivity'] for p in rep['operating_points']] == [.25, .5, .75, .75, .75, .75]
+    assert [p['fp_per_image'] for p in rep['operating_points']] == [.5, 1., 2., 2., 2., 2.]
+    assert json.loads(json.dumps(rep))['score_thresholds'] == rep['score_thresholds']
+
+
+def test_make_record_drops_noisy_and_ignored_lesions():
+    from mmdet3dctx.evaluation.deeplesion_eval import make_record
+    rec = make_record('000001_01_01_010.png', np.zeros((0, 5)),
+                      [dict(bbox=[0, 0, 9, 9], lesion_type=4, diameters_mm=(8., 4.)), dict(bbox=[1, 1, 5, 5]),
+                       dict(bbox=[2, 2, 8, 8], noisy=True), dict(bbox=[3, 3, 8, 8], ignore_flag=1)],
+                      slice_interval=1.25, split=3)
+    assert rec['gts'].tolist() == [[0, 0, 9, 9], [1, 1, 5, 5]]
+    assert rec['lesion_types'].tolist() == [4, -1]
+    assert rec['long_diameters_mm'][0] == 8. and np.isnan(rec['long_diameters_mm'][1])
+    assert rec['dets'].shape == (0, 5) and rec['slice_interval'] == 1.25 and rec['split'] == 3
+    assert np.isnan(make_record('x.png', [], [])['slice_interval'])

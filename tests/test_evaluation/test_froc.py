@@ -274,3 +274,35 @@ def test_identical_and_over_ten_times_faster_than_the_loop_at_deeplesion_scale()
         best['loop'] = min(best['loop'], time.perf_counter() - t0)
     assert sens.tolist() == sens_ref and fp.tolist() == fp_ref
     assert best['loop'] / best['vec'] >= 10, best
+
+
+def test_operating_points_on_the_walk():
+    # FP/img after each ranked detection 0 .5 1 1 1 1.5 1.5 2, scores .9 ... .2, all distinct.
+    dets, gts = _walk_example()
+    points = match_detections(dets, gts).operating_points((0.5, 1, 1.5, 2, 4))
+    assert [p['score_thr'] for p in points] == [.8, .5, .3, .2, .2]
+    assert [p['fp_per_image'] for p in points] == [.5, 1., 1.5, 2., 2.]
+    assert [p['sensitivity'] for p in points] == [.25, .5, .75, .75, .75]
+    assert [p['num_detections'] for p in points] == [2, 5, 7, 8, 8]
+    # keeping score >= threshold reproduces the FP count of the operating point
+    for p in points:
+        kept = [a[a[:, 4] >= p['score_thr']] for a in dets]
+        assert froc_curve(kept, gts)[1][-1] == p['fp_per_image']
+
+
+def test_operating_points_keep_tied_scores_together_and_none_when_unreachable():
+    # one image: a hit at .9, then two FPs tied at .8, then a hit at .7
+    dets = [d([0, 0, 9, 9, .9], [50, 50, 59, 59, .8], [70, 70, 79, 79, .8], [100, 100, 109, 109, .7])]
+    gts = [g([0, 0, 9, 9], [100, 100, 109, 109])]
+    points = match_detections(dets, gts).operating_points((0.5, 1, 2, 3))
+    # 1 FP/img cannot be reached exactly: .8 keeps both tied FPs (2), so .9 (0 FPs) is the threshold
+    assert [p['score_thr'] for p in points] == [.9, .9, .7, .7]
+    assert [p['fp_per_image'] for p in points] == [0., 0., 2., 2.]
+    assert [p['sensitivity'] for p in points] == [.5, .5, 1., 1.]
+    # the top-scored detection is an FP on the only image: nothing stays at or below 0.5 FPs per image
+    dets = [d([50, 50, 59, 59, .9], [0, 0, 9, 9, .8])]
+    p05, p1 = match_detections(dets, [g([0, 0, 9, 9])]).operating_points((0.5, 1))
+    assert p05 == dict(fp_level=.5, score_thr=None, fp_per_image=None, sensitivity=None, num_detections=0)
+    assert (p1['score_thr'], p1['sensitivity']) == (.8, 1.)
+    # no detection at all
+    assert match_detections([E], [g([0, 0, 9, 9])]).operating_points((1, ))[0]['score_thr'] is None
