@@ -93,7 +93,7 @@ def _download(url: str, option: str) -> str:
 
 
 def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
-                    logger: str = 'current') -> 'OrderedDict[str, torch.Tensor]':
+                    logger: str = 'silent') -> 'OrderedDict[str, torch.Tensor]':
     """Read the state dict of a checkpoint: the one reader of weights files in mmdet3dctx.
 
     ``source`` is a local file, an ``https://`` URL (downloaded once into torch.hub's cache, then read from
@@ -107,7 +107,8 @@ def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
         source (str): Path, URL or ``torchvision://`` name.
         option (str): The config option that sets ``source``, named in the error when a download fails.
             Default: ``'model.backbone.init_cfg.checkpoint'``.
-        logger (str): MMEngine logger of the loading message. Default: 'current'.
+        logger (str): MMEngine logger of MMEngine's loading message; the callers log what they loaded.
+            Default: 'silent'.
 
     Returns:
         OrderedDict[str, Tensor]: the tensors of the checkpoint.
