@@ -219,6 +219,29 @@ def test_transfer_weights_tool(tmp_path, capsys):
     assert 'not found' in capsys.readouterr().err
 
 
+def test_transfer_weights_tool_ignores_the_targets_2d_weights(tmp_path, monkeypatch, capsys):
+    """A target config that starts from published 2D weights (as the paper configs do): every backbone tensor
+    comes from the source, so nothing is fetched (the download here would fail)."""
+    def offline(url, *args, **kwargs):
+        raise AssertionError(f'downloaded {url}')
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    src = _detector('A3DConv', 3, 0)
+    ckpt = tmp_path / 'a3d3.pth'
+    torch.save(dict(meta=dict(epoch=1), state_dict=src.state_dict()), ckpt)
+    cfg = tiny_model_cfg(dict(type='A3DConv'), num_slices=7)
+    cfg.backbone.init_cfg = dict(type='Pretrained2D',
+                                 checkpoint='https://download.pytorch.org/models/densenet121-a639ec97.pth')
+    cfg_path = tmp_path / 'tiny_7slice_imagenet.py'
+    Config(dict(model=cfg)).dump(str(cfg_path))
+    out = tmp_path / 'a3d7.pth'
+    assert _tool().main([str(ckpt), '--config', str(cfg_path), '--out', str(out)]) == 0
+    saved = torch.load(out, weights_only=True)['state_dict']
+    torch.testing.assert_close(saved['backbone.conv0.weight'], src.state_dict()['backbone.conv0.weight'], rtol=0,
+                               atol=0)
+
+
 def test_mp3d_gtm_detector_3_to_9_slices():
     """MP3D pseudo-3D COCO model (3 slices, 80 classes) -> 9-slice 1-class lesion detector: the GTM weights of the
     4 levels are mapped by centre inflation, class-specific layers re-initialised, everything else copied."""
