@@ -72,8 +72,8 @@ def _init_from(name, checkpoint, **options):
     return model
 
 
-def _save(obj, path):
-    torch.save(obj, path)
+def _save(obj, path, legacy=False):
+    torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
     return path
 
 
@@ -81,7 +81,9 @@ def _save(obj, path):
 def densenet_files(tmp_path_factory):
     d = tmp_path_factory.mktemp('densenet')
     old, new = densenet121_torchvision(old_keys=True, seed=1), densenet121_torchvision(old_keys=False, seed=1)
-    return dict(old=(old, _save(old, d / 'densenet121-a639ec97.pth')), new=(new, _save(new, d / 'densenet121.pth')))
+    # the published file predates PyTorch's zip format: written here in the legacy one too
+    return dict(old=(old, _save(old, d / 'densenet121-a639ec97.pth', legacy=True)),
+                new=(new, _save(new, d / 'densenet121.pth')))
 
 
 @pytest.fixture(scope='module')
