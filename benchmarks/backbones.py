@@ -62,6 +62,7 @@ def build(op: str, depth: int):
         register_all_modules(init_default_scope=False)
         cfg = Config.fromfile(osp.join(ROOT, BACKBONES_2D[op])).model.backbone
         cfg.num_slices = row_slices(op, depth)
+        cfg.init_cfg = None  # timing only: random weights, nothing to download
         torch.manual_seed(0)
         model = MODELS.build(cfg)
         model.init_weights()

@@ -24,6 +24,7 @@ def _shrink(model):
     """Keep the config's design (backbone type and operator, reduction, neck type, heads, slices) but make it
     cheap: fewer and narrower layers, narrow heads, fewer proposals."""
     bb = model.backbone
+    bb.init_cfg = None  # no pretrained weights for the shrunk copy (the full configs' are tested in test_pretraining)
     if bb.type == 'DenseNet3D':
         bb.block_config, bb.growth_rate, bb.num_init_features = (1, 1, 1), 8, 16
         chans = [24, 20, 18]

@@ -20,6 +20,7 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deeplesion_2d', '*.py')) +
 
 def _shrink(model):
     bb = model.backbone
+    bb.init_cfg = None  # no pretrained weights for the shrunk copy (the full configs' are tested in test_pretraining)
     if bb.type == 'ThickenedResNet':
         bb.depth, bb.base_channels = 18, 16
         chans = [16, 32, 64, 128]

@@ -33,18 +33,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_source_state_dict(path: str) -> dict:
-    """The ``state_dict`` of an MMEngine checkpoint (loaded with ``weights_only=True``) or a plain state dict."""
-    import torch
-    from mmdet3dctx.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not any(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f'{path}: no state dict of tensors found')
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-
-
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.src):
@@ -64,6 +52,7 @@ def main(argv=None):
     from mmdet.utils import register_all_modules
     import mmdet3dctx  # noqa: F401
     from mmdet3dctx.pretraining.slice_transfer import format_transfer_table, transfer_state_dict
+    from mmdet3dctx.utils import read_state_dict
 
     register_all_modules(init_default_scope=True)
     from mmengine.logging import MMLogger
@@ -72,11 +61,14 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     try:
-        src = load_source_state_dict(args.src)
+        src = read_state_dict(args.src)
     except Exception as e:  # noqa: BLE001 (any unreadable file: say which)
         print(f'error: cannot read {args.src}: {e}', file=sys.stderr)
         return 1
     set_random_seed(args.seed)
+    init_cfg = cfg.model.backbone.get('init_cfg')
+    if isinstance(init_cfg, dict) and init_cfg.get('type') in ('Pretrained', 'Pretrained2D'):
+        cfg.model.backbone.pop('init_cfg')  # every backbone tensor comes from the source: no 2D weights to fetch
     model = MODELS.build(cfg.model)
     model.init_weights()
     try:

@@ -18,6 +18,12 @@ meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'fl
              'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 
 model = dict(neck=dict(reduction=dict(num_slices=num_slices)))
+# As in the paper, the whole detector starts from MP3D's COCO pseudo-3D pretraining (3 slices, 80 classes), made
+# once by configs/pretrain/mp3d63_coco_pseudo3d.py and moved to 9 slices and 1 class by
+#   python tools/transfer_weights.py work_dirs/mp3d63_coco_pseudo3d/epoch_72.pth \
+#       --config configs/deeplesion/mp3d63_9slice.py --out checkpoints/mp3d63_9slice_from_coco.pth
+# Another file: --cfg-options load_from=/path/to/file.pth; from scratch: --cfg-options load_from=None.
+load_from = 'checkpoints/mp3d63_9slice_from_coco.pth'
 
 train_pipeline = [
     dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,

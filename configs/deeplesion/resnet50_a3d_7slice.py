@@ -1,7 +1,7 @@
 # A3D on MMDetection's ResNet-50 (stages 1-3: 256/512/1024 channels at strides 4/8/16, as DenseNet3D), converted
-# to 3D with A3D convolutions in the residual stages and a per-slice stem. A 2D MMDetection/torchvision
-# ResNet-50 checkpoint loads from a local file with
-# `model.backbone.init_cfg=dict(type='Pretrained', checkpoint='resnet50.pth')` (RGB stem reduced to grey).
+# to 3D with A3D convolutions in the residual stages and a per-slice stem, from torchvision's ImageNet ResNet-50
+# (RGB stem summed to grey). A local copy of the weights (or an MMDetection ResNet-50 checkpoint):
+#   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50-0676ba61.pth
 _base_ = './a3d_7slice.py'
 
 num_slices = 7
@@ -20,4 +20,5 @@ model = dict(
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
-        style='pytorch'))
+        style='pytorch',
+        init_cfg=dict(type='Pretrained2D', checkpoint='https://download.pytorch.org/models/resnet50-0676ba61.pth')))

@@ -1,9 +1,12 @@
-# Swin-T with its patch embedding inflated over 7 grey slices 2 mm apart (TransSeg-style): a 2D RGB Swin-T
-# checkpoint (local file) loads with the embedding summed over RGB and placed on the key slice ('center'), so the
-# detector starts as the 2D model on the key slice. FPN 256 + the MP3D config's heads and schedule.
-#   --cfg-options model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=swin_tiny.pth
+# Swin-T with its patch embedding inflated over 7 grey slices 2 mm apart (TransSeg-style): the ImageNet Swin-T
+# of the Swin authors (the file MMDetection's Swin configs use) loads with the embedding summed over RGB and placed
+# on the key slice ('center'), so the detector starts as the 2D model on the key slice. FPN 256 + the MP3D
+# config's heads and schedule. A local copy of the weights:
+#   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/swin_tiny_patch4_window7_224.pth
 _base_ = '../deeplesion/mp3d63_9slice.py'
 
+swin_t_imagenet = ('https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
+                   'swin_tiny_patch4_window7_224.pth')
 num_slices = 7
 slice_interval = 2.0
 window = (-1024, 2050)
@@ -29,8 +32,11 @@ model = dict(
         patch_norm=True,
         out_indices=(0, 1, 2, 3),
         with_cp=False,
-        convert_weights=True),
+        convert_weights=True,
+        init_cfg=dict(type='Pretrained2D', checkpoint=swin_t_imagenet)),
     neck=dict(_delete_=True, type='FPN', in_channels=[96, 192, 384, 768], out_channels=256, num_outs=5))
+
+load_from = None  # the MP3D config's COCO pseudo-3D detector does not apply here
 
 train_pipeline = [
     dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,

@@ -44,7 +44,8 @@ model = dict(
         block_config=(2, 3, 4),
         growth_rate=16,
         bn_size=4,
-        num_init_features=32),
+        num_init_features=32,
+        init_cfg=None),  # the demo trains from scratch (no ImageNet weights: nothing is downloaded)
     neck=dict(
         reduction=dict(num_slices=num_slices), neck=dict(in_channels=[64, 80, 104], out_channels=128)),
     rpn_head=dict(

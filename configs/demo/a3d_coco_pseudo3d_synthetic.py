@@ -7,7 +7,7 @@
 _base_ = ['../pretrain/_base_/mask_rcnn_densenet3d_a3d_coco80.py', '../pretrain/_base_/coco_pseudo3d_synthetic_demo.py']
 
 model = dict(
-    backbone=dict(block_config=(2, 3, 4), growth_rate=16, bn_size=4, num_init_features=32),
+    backbone=dict(block_config=(2, 3, 4), growth_rate=16, bn_size=4, num_init_features=32, init_cfg=None),
     neck=dict(neck=dict(in_channels=[64, 80, 104], out_channels=128)),
     rpn_head=dict(in_channels=128, feat_channels=128, anchor_generator=dict(scales=[2, 3, 4, 6, 8])),
     roi_head=dict(

@@ -13,6 +13,7 @@ window = (-175, 275)  # soft-tissue window, as the A3D demo
 out_range = (-50, 205)
 img_scale = (128, 128)
 max_epochs = 12
+load_from = None  # the demo trains from scratch (no COCO pseudo-3D pretraining)
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
              'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 

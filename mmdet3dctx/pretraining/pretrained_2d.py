@@ -1,10 +1,8 @@
 """``init_cfg=dict(type='Pretrained2D', ...)``: a 2D ImageNet checkpoint into a 3D-context backbone."""
-import os.path as osp
 import re
 from collections import Counter, OrderedDict
 from typing import Dict, List, Optional
 
-import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger, print_log
 from mmengine.model.weight_init import update_init_info
@@ -12,36 +10,7 @@ from mmengine.registry import WEIGHT_INITIALIZERS
 
 from mmdet3dctx.ops import inflate_state_dict
 from mmdet3dctx.ops.weight_utils import INFLATE_MODES, RGB_TO_GREY_MODES
-from .key_maps import densenet_2d_to_3d, resnet_2d_to_3d, resnet_2d_to_mp3d, strip_prefixes
-
-_URL = re.compile(r'^[a-z0-9+.-]+://', re.I)
-
-
-def load_local_state_dict(path: str) -> 'OrderedDict[str, torch.Tensor]':
-    """The state dict of a local checkpoint file (``state_dict`` / ``model`` entry or the dict itself).
-
-    URLs and ``torchvision://``-style names are refused: nothing is downloaded.
-
-    Raises:
-        ValueError: ``path`` is a URL or the file holds no tensors.
-        FileNotFoundError: ``path`` does not exist.
-    """
-    if _URL.match(str(path)):
-        raise ValueError(f'Pretrained2D: checkpoint={path!r} is a URL; download it yourself and give the local '
-                         'file path (nothing is downloaded here)')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Pretrained2D: checkpoint file not found: {path}')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(ckpt, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(ckpt.get(key), dict):
-                ckpt = ckpt[key]
-                break
-    state = OrderedDict((k, v) for k, v in ckpt.items() if isinstance(v, torch.Tensor)) if isinstance(
-        ckpt, dict) else OrderedDict()
-    if not state:
-        raise ValueError(f'Pretrained2D: {path} holds no state dict of tensors')
-    return state
+from mmdet3dctx.utils import read_state_dict
 
 
 def summarise_keys(keys: List[str], limit: int = 40) -> str:
@@ -58,66 +27,64 @@ def summarise_keys(keys: List[str], limit: int = 40) -> str:
     return ', '.join(parts) if parts else '-'
 
 
-def _init_p3d_depth_convs(module: nn.Module) -> List[str]:
-    """Start the P3D units of an MP3D backbone as their spatial conv (see ``Pretrained2DInit``)."""
-    from mmdet3dctx.models.backbones.mp3d_resnet import P3DBottleneck
-    names = []
-    for name, m in module.named_modules():
-        if not isinstance(m, P3DBottleneck):
-            continue
-        w = m.conv_t.conv.weight
-        with torch.no_grad():
-            w.zero_()
-            if m.p3d_type == 'A':
-                idx = torch.arange(w.shape[0])
-                w[idx, idx, w.shape[2] // 2] = 1.0
-        names.append(f'{name}.conv_t.conv.weight' if name else 'conv_t.conv.weight')
-    return names
+def summarise_skipped(skipped: Dict[str, str], limit: int = 40) -> str:
+    """Skipped keys grouped by pattern and reason, e.g. ``denseblock*.denselayer*.conv*.weight (32, not in the
+    model); classifier.weight (classification head)``."""
+    counts = Counter((re.sub(r'\d+', '*', k), why) for k, why in skipped.items())
+    parts = [f'{p} ({n}, {why})' if n > 1 else f'{p} ({why})' for (p, why), n in counts.items()]
+    if len(parts) > limit:
+        parts = parts[:limit] + [f'... {len(parts) - limit} more patterns']
+    return '; '.join(parts) if parts else '-'
 
 
 @WEIGHT_INITIALIZERS.register_module(name='Pretrained2D')
 class Pretrained2DInit:
-    """Initialise a 3D-context backbone from a 2D (RGB) ImageNet checkpoint, a local file.
+    """Initialise a 3D-context backbone from a 2D (RGB) ImageNet checkpoint: the one way to load 2D weights.
 
-    ``init_cfg=dict(type='Pretrained2D', checkpoint='densenet121.pth', rgb_to_grey='sum')`` on
-    :class:`~mmdet3dctx.models.DenseNet3D`, :class:`~mmdet3dctx.models.ResNet3D` or
-    :class:`~mmdet3dctx.models.MP3DResNet`:
+    ``init_cfg=dict(type='Pretrained2D', checkpoint=SOURCE, rgb_to_grey='sum')`` on
+    :class:`~mmdet3dctx.models.DenseNet3D`, :class:`~mmdet3dctx.models.ResNet3D`,
+    :class:`~mmdet3dctx.models.MP3DResNet`, :class:`~mmdet3dctx.models.ThickenedResNet` or
+    :class:`~mmdet3dctx.models.InflatedSwinTransformer`. SOURCE is a local file or the URL of the published
+    weights, downloaded once into torch.hub's cache (:func:`mmdet3dctx.utils.read_state_dict`; offline, the
+    error names the URL and ``--cfg-options model.backbone.init_cfg.checkpoint=/path/to/file.pth``).
 
-    1. keys are renamed from torchvision's DenseNet-121 layout (``features.``, old ``norm.1`` names) or
-       torchvision / MMDetection ResNet layout (``backbone.``) to the backbone's own names (see
-       :mod:`mmdet3dctx.pretraining.key_maps`); classifiers and layers the backbone does not have are skipped;
+    1. keys are renamed by the backbone's own ``convert_2d_state_dict(state_dict, rgb_to_grey)`` (kept beside
+       each model, as timm's ``checkpoint_filter_fn``): torchvision's DenseNet-121 layout (``features.``, the
+       old ``norm.1`` names of its published file and the current ``norm1``), torchvision / MMDetection ResNet
+       layouts (``backbone.``), the Swin authors' layout (MMDetection's ``swin_converter``); classifiers and
+       layers the backbone does not have are skipped;
     2. the RGB stem kernel becomes one grey channel (``rgb_to_grey``; ``sum`` is exact for a grey image fed
-       as RGB);
+       as RGB, ``green`` keeps the green kernel as the reference A3D/AlignShift code did);
     3. 2D kernels go into the context operators: they already hold a 2D ``weight`` (NoFusion, A3D, ACS, TSM,
        AlignShift, P3D's in-plane conv), I3D kernels are inflated over depth (``inflate``), and Conv3d layers
        with ``1 x k x k`` kernels (MP3D) receive the 2D kernel on their single depth tap. Operator-only
        parameters (A3D mixing matrices, P3D depth kernels) keep their own initialisation.
 
     For MP3D, whose P3D units add depth convs ``conv_t`` without a 2D counterpart, ``depth_init='identity'``
-    sets them so each unit starts as its spatial conv when the norms are identities (BN in eval mode with
-    fresh statistics): centre-tap identity for P3D-A (``T(S(x)) = S(x)`` since ``S(x) >= 0``), zeros for
-    P3D-B and P3D-C (``T = 0``). With such norms and ``NoFusionConv``-like per-slice layers the converted
-    backbone reproduces the 2D network slice by slice (MP3D: on volumes of identical slices, since its stem
-    max-pool spans 3 slices).
+    starts each unit as its spatial conv (:meth:`~mmdet3dctx.models.MP3DResNet.start_depth_convs_as_spatial`).
+    With such norms and ``NoFusionConv``-like per-slice layers the converted backbone reproduces the 2D network
+    slice by slice (MP3D: on volumes of identical slices, since its stem max-pool spans 3 slices).
 
     The loaded, skipped (in the checkpoint, not used, with the reason) and missing (in the model, not loaded)
-    keys are logged with the MMEngine logger; a checkpoint of which nothing loads raises a ``RuntimeError``.
-    As MMEngine's ``Pretrained``, the loaded weights have the final word: the module's children are initialised
-    (their own ``init_weights``) before loading and marked initialised after it. Put it last in an init_cfg
-    list, e.g. ``[dict(type='Kaiming', layer='Conv3d'), dict(type='Pretrained2D', checkpoint=...)]``.
+    keys are logged with the MMEngine logger, grouped by pattern; a checkpoint of which nothing loads raises a
+    ``RuntimeError``. As MMEngine's ``Pretrained``, the loaded weights have the final word: the module's children
+    are initialised (their own ``init_weights``) before loading and marked initialised after it. Put it last in
+    an init_cfg list, e.g. ``[dict(type='Kaiming', layer='Conv3d'), dict(type='Pretrained2D', checkpoint=...)]``.
+    (MMEngine's own ``type='Pretrained'`` loads a checkpoint of the same 3D architecture as it is.)
 
     Args:
-        checkpoint (str): Local path of the 2D checkpoint (``.pth``; torchvision state dict or an
-            MMEngine/MMDetection checkpoint with ``state_dict``). URLs are refused.
+        checkpoint (str): Local path, ``https://`` URL or ``torchvision://NAME`` of the 2D checkpoint
+            (torchvision state dict, the Swin authors' ``model`` entry or an MMEngine/MMDetection checkpoint with
+            ``state_dict``).
         rgb_to_grey (str, optional): ``'sum'``, ``'mean'`` or ``'green'``: how a 3-channel stem becomes one
             channel; None requires matching input channels. Default: 'sum'.
         inflate (str, optional): ``'average'`` or ``'center'``: inflation of 2D kernels into full 3D (I3D)
             kernels. Default: None (each operator's own ``inflate`` setting, e.g. ``I3DConv(inflate='center')``;
             'average' for layers without one).
         prefix (str, optional): Only keys under this prefix (removed) are used, e.g. ``'backbone.'`` of a
-            detector checkpoint. Default: None (``module.``/``backbone.``/``features.`` are stripped anyway).
+            detector checkpoint. Default: None (``module.``/``backbone.`` are stripped anyway).
         arch (str, optional): Key layout: ``'densenet'``, ``'resnet'``, ``'mp3d'`` or ``'plain'`` (names as
-            they are). Default: None (from the module's class).
+            they are). Default: None (the backbone's ``convert_2d_state_dict``; plain without one).
         depth_init (str, optional): ``'identity'`` or None, for MP3D's depth convs (see above).
             Default: 'identity'.
 
@@ -157,17 +124,22 @@ class Pretrained2DInit:
         self.arch = arch
         self.depth_init = depth_init
 
-    def _arch_of(self, module: nn.Module) -> str:
-        if self.arch is not None:
-            return self.arch
-        names = [c.__name__ for c in type(module).__mro__]
-        if 'DenseNet3D' in names:
-            return 'densenet'
-        if 'MP3DResNet' in names:
-            return 'mp3d'
-        if 'ResNet' in names:
-            return 'resnet'
-        return 'plain'
+    def _rename(self, module: nn.Module, state: dict):
+        """``(state dict in the module's names, {dropped key: reason})`` and the layout used."""
+        from mmdet3dctx.models.backbones.densenet3d import densenet_2d_keys
+        from mmdet3dctx.models.backbones.mp3d_resnet import resnet_2d_to_mp3d_keys
+        from mmdet3dctx.models.backbones.resnet3d import resnet_2d_keys
+        from mmdet3dctx.models.backbones._utils import strip_prefixes
+        if self.arch == 'densenet':
+            return densenet_2d_keys(state) + ('densenet', )
+        if self.arch == 'resnet':
+            return resnet_2d_keys(state) + ('resnet', )
+        if self.arch == 'mp3d':
+            return resnet_2d_to_mp3d_keys(state, module) + ('mp3d', )
+        convert = getattr(module, 'convert_2d_state_dict', None)
+        if self.arch == 'plain' or convert is None:
+            return strip_prefixes(state), {}, 'plain'
+        return convert(state, rgb_to_grey=self.rgb_to_grey) + (f'{type(module).__name__}.convert_2d_state_dict', )
 
     def _inflate_by_operator(self, module: nn.Module, state: dict, target: dict) -> List[str]:
         """With ``inflate=None``, inflate the 2D kernels of operators that have an ``inflate`` setting (I3D)
@@ -194,21 +166,14 @@ class Pretrained2DInit:
     def convert(self, module: nn.Module) -> Dict[str, list]:
         """Load the checkpoint into ``module`` and return the report (``loaded``, ``inflated``,
         ``rgb_reduced``, ``skipped`` (``key: reason``), ``missing``, ``depth_init``)."""
-        state = load_local_state_dict(self.checkpoint)
+        state = read_state_dict(self.checkpoint)
         if self.prefix:
             prefix = self.prefix if self.prefix.endswith('.') else self.prefix + '.'
             state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
             if not state:
                 raise RuntimeError(f'Pretrained2D: prefix={self.prefix!r} matches no key of {self.checkpoint}')
-        arch = self._arch_of(module)
-        if arch == 'densenet':
-            state, dropped = densenet_2d_to_3d(state)
-        elif arch == 'resnet':
-            state, dropped = resnet_2d_to_3d(state)
-        elif arch == 'mp3d':
-            state, dropped = resnet_2d_to_mp3d(state, module)
-        else:
-            state, dropped = strip_prefixes(state), {}
+        state, dropped, arch = self._rename(module, state)
+        dropped = dict(dropped)
         target = module.state_dict()
         if self.rgb_to_grey is None:
             for k, v in list(state.items()):
@@ -219,6 +184,9 @@ class Pretrained2DInit:
         converted, rep = inflate_state_dict(state, target, inflate=self.inflate or 'average',
                                             rgb_mode=self.rgb_to_grey or 'sum')
         rep['inflated'] += [k for k in pre_inflated if k in converted]
+        done_by_model = [k for k in getattr(module, 'rgb_inflated_keys', ()) if k in converted]
+        rep['rgb_reduced'] += done_by_model  # e.g. Swin's patch embedding, reduced and inflated by the model
+        rep['inflated'] += done_by_model
         skipped = {k: why for k, why in dropped.items()}
         skipped.update({k: 'not in the model' for k in rep['unexpected']})
         for item in rep['shape_mismatch']:
@@ -228,14 +196,15 @@ class Pretrained2DInit:
             src = ', '.join(list(state)[:5]) or '-'
             dst = ', '.join(list(target)[:5])
             raise RuntimeError(f'Pretrained2D: no key of {self.checkpoint} matches {type(module).__name__} '
-                               f'(arch={arch!r}); checkpoint keys after renaming: {src}, ...; model keys: {dst}, ...')
+                               f'(keys renamed by {arch}); checkpoint keys after renaming: {src}, ...; '
+                               f'model keys: {dst}, ...')
         incompatible = module.load_state_dict(converted, strict=False)
         if incompatible.unexpected_keys:  # cannot happen: every converted key is a model key
             raise RuntimeError(f'Pretrained2D: unexpected keys {incompatible.unexpected_keys}')
         report = dict(loaded=list(converted), inflated=rep['inflated'], rgb_reduced=rep['rgb_reduced'],
                       skipped=skipped, missing=rep['missing'], depth_init=[])
-        if arch == 'mp3d' and self.depth_init == 'identity':
-            report['depth_init'] = _init_p3d_depth_convs(module)
+        if self.depth_init == 'identity' and hasattr(module, 'start_depth_convs_as_spatial'):
+            report['depth_init'] = module.start_depth_convs_as_spatial()
         return report
 
     def __call__(self, module: nn.Module) -> None:
@@ -258,8 +227,7 @@ class Pretrained2DInit:
             f'  loaded: {summarise_keys(report["loaded"])}',
             f'  inflated: {summarise_keys(report["inflated"])}',
             f'  RGB->grey: {summarise_keys(report["rgb_reduced"])}',
-            '  skipped: ' + ('; '.join(f'{k} ({why})' for k, why in list(report['skipped'].items())[:40]) or '-')
-            + (f'; ... {len(report["skipped"]) - 40} more' if len(report['skipped']) > 40 else ''),
+            f'  skipped: {summarise_skipped(report["skipped"])}',
             f'  missing (own initialisation kept): {summarise_keys(report["missing"])}',
         ]
         if report['depth_init']:

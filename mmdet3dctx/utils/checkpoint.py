@@ -1,4 +1,12 @@
-"""Loading MMEngine checkpoints under PyTorch's ``weights_only`` default (torch >= 2.6)."""
+"""Reading checkpoints: the one reader of weights files (:func:`read_state_dict`: local file, URL downloaded
+once into torch.hub's cache) and MMEngine checkpoints under PyTorch's ``weights_only`` default (torch >= 2.6)."""
+import os
+import os.path as osp
+import re
+import sys
+from collections import OrderedDict
+from urllib.parse import urlparse
+
 import torch
 
 _DONE = False
@@ -46,3 +54,92 @@ def allow_mmengine_checkpoints() -> None:
                                          'uint8', 'bool')]
     add(safe)
     _DONE = True
+
+
+#: the config option that points a backbone at a local copy of its pretrained weights
+BACKBONE_CHECKPOINT_OPTION = 'model.backbone.init_cfg.checkpoint'
+_URL = re.compile(r'^[a-z][a-z0-9+.-]*://', re.I)
+
+
+def _torchvision_url(name: str) -> str:
+    """The download URL of ``torchvision://NAME`` (MMEngine's table; torchvision itself is not imported)."""
+    import mmengine
+    urls = mmengine.load(osp.join(mmengine.__path__[0], 'hub', 'torchvision_0.12.json'))
+    if name not in urls:
+        raise KeyError(f'torchvision://{name}: unknown model name; known: {", ".join(sorted(urls))}')
+    return urls[name]
+
+
+def _download(url: str, option: str) -> str:
+    """Download ``url`` once into torch.hub's cache (``$TORCH_HOME/hub/checkpoints``, where torch.hub and MMEngine
+    keep it too) and return the cached file; in distributed runs rank 0 downloads while the others wait."""
+    from mmengine.dist import barrier, get_dist_info
+    from torch import hub
+    name = osp.basename(urlparse(url).path)
+    cached = osp.join(hub.get_dir(), 'checkpoints', name)
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.isfile(cached):
+        os.makedirs(osp.dirname(cached), exist_ok=True)
+        try:
+            hub.download_url_to_file(url, cached, progress=sys.stderr.isatty())
+        except Exception as e:  # noqa: BLE001 (offline, proxy, HTTP error: all end the same way)
+            raise RuntimeError(
+                f'cannot download {url} ({type(e).__name__}: {e}). Without internet access, download it on another '
+                f'machine and point the config at the local copy:\n    --cfg-options {option}=/path/to/{name}\n'
+                f'(or put it at {cached}, where it is looked for first)') from e
+    if world_size > 1:
+        barrier()
+    return cached
+
+
+def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
+                    logger: str = 'silent') -> 'OrderedDict[str, torch.Tensor]':
+    """Read the state dict of a checkpoint: the one reader of weights files in mmdet3dctx.
+
+    ``source`` is a local file, an ``https://`` URL (downloaded once into torch.hub's cache, then read from
+    there) or ``torchvision://NAME`` (the URL of torchvision's file, as in MMDetection configs). Files load
+    through MMEngine's ``CheckpointLoader`` under PyTorch's ``weights_only`` check, with MMEngine's own types
+    allow-listed (:func:`allow_mmengine_checkpoints`). The tensors are taken from the ``state_dict`` entry
+    (MMEngine / MMDetection), the ``model`` entry (the Swin authors' files) or the dict itself (torchvision);
+    a DataParallel ``module.`` prefix is removed.
+
+    Args:
+        source (str): Path, URL or ``torchvision://`` name.
+        option (str): The config option that sets ``source``, named in the error when a download fails.
+            Default: ``'model.backbone.init_cfg.checkpoint'``.
+        logger (str): MMEngine logger of MMEngine's loading message; the callers log what they loaded.
+            Default: 'silent'.
+
+    Returns:
+        OrderedDict[str, Tensor]: the tensors of the checkpoint.
+
+    Raises:
+        FileNotFoundError: a local ``source`` that does not exist.
+        RuntimeError: a URL that cannot be downloaded; the message names the URL and ``--cfg-options
+            <option>=/path/to/<file>``, the way to use a local copy.
+        ValueError: the file holds no tensors.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    source = str(source)
+    if source.startswith(('torchvision://', 'modelzoo://')):
+        source = _torchvision_url(source.split('://', 1)[1])
+    if source.startswith(('http://', 'https://')):
+        path = _download(source, option)
+    elif _URL.match(source):
+        raise ValueError(f'{source}: unsupported scheme; give a local file, an https:// URL or torchvision://NAME')
+    else:
+        path = osp.expanduser(source)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'checkpoint file not found: {source}')
+    allow_mmengine_checkpoints()
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu', logger=logger)
+    if isinstance(ckpt, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(ckpt.get(key), dict):
+                ckpt = ckpt[key]
+                break
+    state = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in ckpt.items()
+                        if isinstance(v, torch.Tensor)) if isinstance(ckpt, dict) else OrderedDict()
+    if not state:
+        raise ValueError(f'{source}: no state dict of tensors in the checkpoint')
+    return state

@@ -219,6 +219,29 @@ def test_transfer_weights_tool(tmp_path, capsys):
     assert 'not found' in capsys.readouterr().err
 
 
+def test_transfer_weights_tool_ignores_the_targets_2d_weights(tmp_path, monkeypatch, capsys):
+    """A target config that starts from published 2D weights (as the paper configs do): every backbone tensor
+    comes from the source, so nothing is fetched (the download here would fail)."""
+    def offline(url, *args, **kwargs):
+        raise AssertionError(f'downloaded {url}')
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    src = _detector('A3DConv', 3, 0)
+    ckpt = tmp_path / 'a3d3.pth'
+    torch.save(dict(meta=dict(epoch=1), state_dict=src.state_dict()), ckpt)
+    cfg = tiny_model_cfg(dict(type='A3DConv'), num_slices=7)
+    cfg.backbone.init_cfg = dict(type='Pretrained2D',
+                                 checkpoint='https://download.pytorch.org/models/densenet121-a639ec97.pth')
+    cfg_path = tmp_path / 'tiny_7slice_imagenet.py'
+    Config(dict(model=cfg)).dump(str(cfg_path))
+    out = tmp_path / 'a3d7.pth'
+    assert _tool().main([str(ckpt), '--config', str(cfg_path), '--out', str(out)]) == 0
+    saved = torch.load(out, weights_only=True)['state_dict']
+    torch.testing.assert_close(saved['backbone.conv0.weight'], src.state_dict()['backbone.conv0.weight'], rtol=0,
+                               atol=0)
+
+
 def test_mp3d_gtm_detector_3_to_9_slices():
     """MP3D pseudo-3D COCO model (3 slices, 80 classes) -> 9-slice 1-class lesion detector: the GTM weights of the
     4 levels are mapped by centre inflation, class-specific layers re-initialised, everything else copied."""
@@ -238,3 +261,34 @@ def test_mp3d_gtm_detector_3_to_9_slices():
     assert w[:, [0, 1, 2, 6, 7, 8]].abs().sum() == 0
     torch.testing.assert_close(w[:, 3:6], src.neck.reduction.reducers[2].weight, rtol=0, atol=0)
     dst.load_state_dict(sd, strict=True)
+
+
+def test_mp3d_paper_chain_from_the_coco_pretraining_config(tmp_path, capsys):
+    """configs/pretrain/mp3d63_coco_pseudo3d.py -> tools/transfer_weights.py -> the checkpoint that
+    configs/deeplesion/mp3d63_9slice.py loads (``load_from``), at depth 18 for speed: the GTM weights go from 3 to
+    9 slices, the 80-class layers are re-initialised, the mask head (pretraining only) is left out."""
+    pretrain = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', 'mp3d63_coco_pseudo3d.py'))
+    assert pretrain.train_cfg.max_epochs == 72  # as in the paper
+    pretrain.model.backbone.depth = 18
+    torch.manual_seed(0)
+    src = MODELS.build(pretrain.model)
+    ckpt = tmp_path / 'epoch_72.pth'
+    torch.save(dict(meta=dict(epoch=72), state_dict=src.state_dict()), ckpt)
+    lesion_path = osp.join(ROOT, 'configs', 'deeplesion', 'mp3d63_9slice.py')
+    lesion = Config.fromfile(lesion_path)
+    out = tmp_path / 'checkpoints' / 'mp3d63_9slice_from_coco.pth'
+    assert lesion.load_from == 'checkpoints/mp3d63_9slice_from_coco.pth'
+    argv = [str(ckpt), '--config', lesion_path, '--out', str(out), '--cfg-options', 'model.backbone.depth=18']
+    assert _tool().main(argv) == 0
+    assert 'gtm, center: 3 -> 9 slices' in capsys.readouterr().out
+    saved = torch.load(out, weights_only=True)['state_dict']
+    lesion.model.backbone.depth = 18
+    dst = MODELS.build(lesion.model)
+    dst.load_state_dict(saved, strict=True)
+    src_sd = src.state_dict()
+    torch.testing.assert_close(saved['neck.reduction.reducers.3.weight'][:, 3:6],
+                               src_sd['neck.reduction.reducers.3.weight'], rtol=0, atol=0)
+    for key in ('backbone.layer2.0.conv_t.conv.weight', 'backbone.stem.conv.weight', 'rpn_head.rpn_conv.weight',
+                'roi_head.bbox_head.shared_fcs.1.weight'):
+        torch.testing.assert_close(saved[key], src_sd[key], rtol=0, atol=0)
+    assert saved['roi_head.bbox_head.fc_cls.weight'].shape[0] == 2 and not any('mask_head' in k for k in saved)

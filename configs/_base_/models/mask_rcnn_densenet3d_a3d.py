@@ -1,5 +1,8 @@
 # Mask R-CNN on the truncated DenseNet-121 with A3D convolutions (A3D, MICCAI 2021): 3D backbone on
-# (N, 1, D, H, W), each level reduced to 2D by a D x 1 x 1 conv, top-down fusion to one stride-4 512-channel map.
+# (N, 1, D, H, W) from torchvision's ImageNet DenseNet-121 (RGB stem summed to grey; `rgb_to_grey='green'` keeps
+# the reference code's green channel), each level reduced to 2D by a D x 1 x 1 conv, top-down fusion to one
+# stride-4 512-channel map.
+# A local copy of the weights: --cfg-options model.backbone.init_cfg.checkpoint=/path/densenet121-a639ec97.pth
 
 model = dict(
     type='ContextMaskRCNN',
@@ -13,7 +16,8 @@ model = dict(
         growth_rate=32,
         out_indices=(0, 1, 2),
         norm_cfg=dict(type='BN3d', requires_grad=True),
-        with_cp=False),
+        with_cp=False,
+        init_cfg=dict(type='Pretrained2D', checkpoint='https://download.pytorch.org/models/densenet121-a639ec97.pth')),
     neck=dict(
         type='ContextNeck',
         reduction=dict(type='SliceReduction', mode='conv', num_slices=7),

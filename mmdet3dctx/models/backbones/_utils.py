@@ -1,14 +1,16 @@
 """Helpers shared by the 3D backbones: building context operators, calling them with the slice thickness,
-loading 2D (RGB) checkpoints into grey 3D models."""
+renaming the keys of 2D checkpoints."""
 import inspect
-from typing import Optional
+from collections import OrderedDict
+from typing import Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger, print_log
-from mmengine.runner.checkpoint import CheckpointLoader
 
-from mmdet3dctx.ops import A3DConv, get_context_conv_class, inflate_state_dict
+from mmdet3dctx.ops import A3DConv, get_context_conv_class
+
+#: wrappers removed from the keys of every 2D checkpoint (DataParallel, MMDetection / MMPretrain models)
+COMMON_PREFIXES = ('module.', 'backbone.')
 
 
 def context_conv_cfg(context_conv: Optional[dict], num_slices: int) -> dict:
@@ -44,30 +46,18 @@ def call_conv(conv: nn.Module, x: torch.Tensor, thickness: Optional[torch.Tensor
     return conv(x)
 
 
-def load_2d_checkpoint(model: nn.Module,
-                       checkpoint: str,
-                       prefix: Optional[str] = None,
-                       inflate: str = 'average',
-                       rgb_mode: str = 'sum',
-                       logger: str = 'current') -> dict:
-    """Load a 2D checkpoint (a local file: no download) into a 3D-context model.
+def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: Sequence[str] = COMMON_PREFIXES) -> 'OrderedDict':
+    """Remove each of ``prefixes`` (in order) from the keys that start with it.
 
-    Keys are matched after removing ``prefix``; equal shapes are copied, 2D kernels whose target is 3D are
-    inflated (``inflate``) and RGB stems reduced to one grey channel (``rgb_mode``); see
-    :func:`mmdet3dctx.ops.inflate_state_dict`. Returns the report of that function.
+    Example:
+        >>> import torch
+        >>> list(strip_prefixes({'module.backbone.conv1.weight': torch.zeros(1)}))
+        ['conv1.weight']
     """
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu', logger=logger)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if prefix:
-        if not prefix.endswith('.'):
-            prefix += '.'
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        if not state:
-            raise KeyError(f'init_cfg.prefix={prefix!r} matches no key of {checkpoint}')
-    converted, report = inflate_state_dict(state, model.state_dict(), inflate=inflate, rgb_mode=rgb_mode)
-    model.load_state_dict(converted, strict=False)
-    print_log(f'{type(model).__name__}: loaded {checkpoint}: {len(report["copied"])} copied, '
-              f'{len(report["inflated"])} inflated, {len(report["rgb_reduced"])} RGB->grey, '
-              f'{len(report["shape_mismatch"])} shape mismatches, {len(report["missing"])} missing, '
-              f'{len(report["unexpected"])} unexpected', logger=MMLogger.get_current_instance())
-    return report
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        for p in prefixes:
+            if key.startswith(p):
+                key = key[len(p):]
+        out[key] = value
+    return out

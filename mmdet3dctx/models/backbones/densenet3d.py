@@ -1,5 +1,7 @@
 """Truncated DenseNet-121 on ``(N, 1, D, H, W)`` CT volumes with a 3D-context operator in every dense layer."""
-from typing import List, Optional, Sequence, Tuple
+import re
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -10,7 +12,43 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from ._utils import call_conv, context_conv_cfg, load_2d_checkpoint, needs_thickness
+from ._utils import COMMON_PREFIXES, call_conv, context_conv_cfg, needs_thickness, strip_prefixes
+
+# torchvision's published densenet121-a639ec97.pth: ``denselayerN.norm.1.weight`` for today's ``norm1.weight``
+_OLD_DENSE_KEY = re.compile(r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|'
+                            r'running_var|num_batches_tracked))$')
+
+
+def densenet_2d_keys(state_dict: Mapping[str, torch.Tensor]) -> Tuple['OrderedDict', Dict[str, str]]:
+    """torchvision DenseNet keys -> :class:`DenseNet3D` keys.
+
+    ``features.`` (and ``module.``/``backbone.``) is removed; the old form of torchvision's published file
+    (``denselayerN.norm.1``, ``conv.1``, ``norm.2``, ``conv.2``) and today's (``norm1``, ``conv1``, ...) both
+    become ``norm1``/``conv1``/``norm2``/``conv2``; ``classifier.*`` and ``norm5.*`` (not part of the truncated
+    backbone) are dropped.
+
+    Returns:
+        tuple: the renamed state dict and ``{dropped source key: reason}``.
+
+    Example:
+        >>> import torch
+        >>> sd, dropped = densenet_2d_keys({'features.denseblock1.denselayer1.norm.1.weight': torch.ones(2),
+        ...                                 'classifier.weight': torch.ones(2, 2)})
+        >>> list(sd), dropped
+        (['denseblock1.denselayer1.norm1.weight'], {'classifier.weight': 'classification head'})
+    """
+    out, dropped = OrderedDict(), {}
+    for key, value in strip_prefixes(state_dict, COMMON_PREFIXES + ('features.', )).items():
+        m = _OLD_DENSE_KEY.match(key)
+        if m:
+            key = m.group(1) + m.group(2)
+        if key.startswith('classifier.'):
+            dropped[key] = 'classification head'
+        elif key.startswith('norm5.'):
+            dropped[key] = 'final norm (after the dropped block 4)'
+        else:
+            out[key] = value
+    return out, dropped
 
 
 class DenseLayer3D(BaseModule):
@@ -99,9 +137,10 @@ class DenseNet3D(BaseModule):
     4/8/16 (with the default sizes).
 
     Module names follow torchvision's ``densenet121().features`` (``conv0``, ``denseblock1.denselayer1.conv1``,
-    ``transition1.conv``, ...), so ``init_cfg=dict(type='Pretrained', checkpoint='densenet121.pth',
-    prefix='features.')`` loads a 2D ImageNet checkpoint from a local file: the RGB stem is reduced to grey
-    (``rgb_mode``) and kernels of I3D are inflated.
+    ``transition1.conv``, ...). ``init_cfg=dict(type='Pretrained2D', checkpoint=<file or URL of torchvision's
+    densenet121-a639ec97.pth>)`` loads the 2D ImageNet weights (:class:`~mmdet3dctx.pretraining.Pretrained2DInit`,
+    keys renamed by :meth:`convert_2d_state_dict`): the RGB stem is reduced to grey and kernels of I3D are
+    inflated. ``type='Pretrained'`` is MMEngine's plain loading of a checkpoint of this 3D backbone.
 
     Args:
         num_slices (int): D, the number of input slices (A3D's fusion weights depend on it). Default: 7.
@@ -118,8 +157,6 @@ class DenseNet3D(BaseModule):
         frozen_stages (int): Freeze the stem (0) and blocks up to this index (1-based); -1 freezes nothing.
             Default: -1.
         with_cp (bool): Checkpoint each dense layer's bottleneck to save memory. Default: False.
-        rgb_mode (str): How a pretrained RGB stem becomes grey: ``'sum'``, ``'mean'`` or ``'green'``.
-            Default: 'sum'.
         init_cfg (dict or list[dict], optional): Initialization config. Default: None.
 
     Example:
@@ -147,7 +184,6 @@ class DenseNet3D(BaseModule):
                  norm_eval: bool = False,
                  frozen_stages: int = -1,
                  with_cp: bool = False,
-                 rgb_mode: str = 'sum',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not block_config:
@@ -161,7 +197,6 @@ class DenseNet3D(BaseModule):
         self.out_indices = tuple(out_indices)
         self.norm_eval = norm_eval
         self.frozen_stages = frozen_stages
-        self.rgb_mode = rgb_mode
 
         self.add_module('conv0', build_conv_layer(dict(type='NoFusionConv'), in_channels, num_init_features, 7,
                                                   stride=2, padding=3, bias=False))
@@ -200,14 +235,15 @@ class DenseNet3D(BaseModule):
             for p in m.parameters():
                 p.requires_grad = False
 
+    def convert_2d_state_dict(self, state_dict: Mapping[str, torch.Tensor],
+                              rgb_to_grey: Optional[str] = 'sum') -> Tuple['OrderedDict', Dict[str, str]]:
+        """A 2D DenseNet checkpoint in this backbone's names (:func:`densenet_2d_keys`); shapes are left to
+        ``Pretrained2D``. Returns the state dict and ``{dropped key: reason}``."""
+        return densenet_2d_keys(state_dict)
+
     def init_weights(self) -> None:
-        """Kaiming init of convolutions; or a 2D checkpoint (local file) given by a ``Pretrained`` init_cfg,
-        converted with :func:`mmdet3dctx.ops.inflate_state_dict`."""
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            load_2d_checkpoint(self, self.init_cfg['checkpoint'], self.init_cfg.get('prefix'),
-                               rgb_mode=self.rgb_mode)
-            self._is_init = True
-            return
+        """Kaiming init of convolutions without an init_cfg; otherwise the init_cfg (``Pretrained2D``: 2D
+        ImageNet weights)."""
         super().init_weights()
         if self.init_cfg is None:
             for m in self.modules():

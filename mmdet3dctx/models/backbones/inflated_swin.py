@@ -1,14 +1,15 @@
 """MMDetection's Swin Transformer reading D grey CT slices through an inflated patch embedding."""
 from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
-from mmengine.logging import MMLogger, print_log
-from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.model import BaseModule
 
 from mmdet.models.backbones import SwinTransformer
 from mmdet.models.backbones.swin import swin_converter
 from mmdet.registry import MODELS
 from mmdet3dctx.ops import inflate_patch_embedding
+from ._utils import strip_prefixes
 
 PATCH_KEY = 'patch_embed.projection.weight'
 
@@ -23,12 +24,17 @@ class InflatedSwinTransformer(SwinTransformer):
     after loading the backbone equals the 2D model applied to the key slice; ``'average'`` divides it over all
     slices. Every other weight loads unchanged. Outputs are 2D maps, as ``SwinTransformer``'s.
 
+    ``init_cfg=dict(type='Pretrained2D', checkpoint=<file or URL>)`` loads a 2D Swin checkpoint: the Swin
+    authors' file (``swin_tiny_patch4_window7_224.pth``, original key names, converted by MMDetection's
+    ``swin_converter``), an MMDetection / MMPretrain backbone or detector checkpoint (``backbone.`` removed); the
+    RGB embedding is reduced by the initializer's ``rgb_to_grey``. ``type='Pretrained'`` is MMDetection's plain
+    loading of a checkpoint of this model itself.
+
     Args:
         num_slices (int): D. Default: 7.
         inflate (str): ``'center'`` or ``'average'``. Default: 'center'.
-        rgb_mode (str): RGB -> grey reduction of the pretrained embedding. Default: 'sum'.
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=<local .pth>)`` with a 2D Swin backbone
-            or detector checkpoint (keys with or without ``backbone.``). Default: None.
+        init_cfg (dict, optional): Initialization config, e.g. ``dict(type='Pretrained2D', checkpoint=...)``.
+            Default: None.
         **kwargs: any argument of MMDetection's ``SwinTransformer`` except ``in_channels``.
 
     Example:
@@ -43,51 +49,47 @@ class InflatedSwinTransformer(SwinTransformer):
         (1, 192, 2, 2)
     """
 
-    def __init__(self, num_slices: int = 7, inflate: str = 'center', rgb_mode: str = 'sum', init_cfg=None,
-                 **kwargs) -> None:
+    #: keys whose RGB kernel :meth:`convert_2d_state_dict` itself reduces to grey and spreads over the slices
+    rgb_inflated_keys = (PATCH_KEY, )
+
+    def __init__(self, num_slices: int = 7, inflate: str = 'center', init_cfg=None, **kwargs) -> None:
         if 'in_channels' in kwargs:
             raise ValueError('InflatedSwinTransformer: the input channels are the slices; set num_slices instead')
         if inflate not in ('center', 'average'):
             raise ValueError(f"InflatedSwinTransformer: inflate must be 'center' or 'average', got {inflate!r}")
-        self.num_slices, self.inflate, self.rgb_mode = num_slices, inflate, rgb_mode
+        self.num_slices, self.inflate = num_slices, inflate
         super().__init__(in_channels=num_slices, init_cfg=init_cfg, **kwargs)
 
-    def _inflate(self, state_dict: dict) -> dict:
-        w = state_dict.get(PATCH_KEY)
-        if w is not None:  # a 2D RGB (or grey) embedding, even when D = 3: always reduced and inflated
-            state_dict[PATCH_KEY] = inflate_patch_embedding(w, self.num_slices, self.inflate, self.rgb_mode)
-        return state_dict
+    def convert_2d_state_dict(self, state_dict: Mapping[str, torch.Tensor],
+                              rgb_to_grey: Optional[str] = 'sum') -> Tuple['OrderedDict', Dict[str, str]]:
+        """A 2D Swin checkpoint in this model's names, its patch embedding reduced to grey and inflated over
+        the slices (:func:`~mmdet3dctx.ops.inflate_patch_embedding`, also for D = 3).
 
-    def load_2d_state_dict(self, state_dict: dict, strict: bool = False):
-        """Load a 2D Swin state dict (RGB patch embedding reduced to grey and inflated over the slices);
-        returns the missing/unexpected keys. A checkpoint of this 3D model itself loads with
-        ``load_state_dict`` (or ``load_from``) as usual."""
-        return self.load_state_dict(self._inflate(OrderedDict(state_dict)), strict=strict)
+        Original Swin keys (``layers.*``, ``patch_embed.proj``) go through MMDetection's ``swin_converter``;
+        MMDetection keys (``stages.*``) are kept. The classification head is dropped. Returns the state dict and
+        ``{dropped key: reason}``.
+        """
+        sd = strip_prefixes(state_dict)
+        dropped = {k: 'classification head' for k in sd if k.startswith('head.')}
+        if any(k.startswith(('layers.', 'patch_embed.proj.')) for k in sd):
+            sd = strip_prefixes(swin_converter(sd))  # original Swin names; its output is under 'backbone.'
+        sd = OrderedDict((k, v) for k, v in sd.items() if not k.startswith('head.'))
+        w = sd.get(PATCH_KEY)
+        if w is not None and w.dim() == 4 and w.shape[1] in (1, 3):
+            if w.shape[1] == 3 and rgb_to_grey is None:
+                dropped[PATCH_KEY] = f'RGB kernel {tuple(w.shape)} for grey slices and rgb_to_grey=None'
+                del sd[PATCH_KEY]
+            else:
+                sd[PATCH_KEY] = inflate_patch_embedding(w, self.num_slices, self.inflate, rgb_to_grey or 'sum')
+        return sd, dropped
 
     def init_weights(self) -> None:
-        if not (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
+        """Without an init_cfg or with ``Pretrained`` as MMDetection's ``SwinTransformer`` (random init, or its
+        own loading of a checkpoint of this model); another init_cfg (``Pretrained2D``) as any ``BaseModule``."""
+        cfg = self.init_cfg
+        if cfg is None or (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
             return super().init_weights()
-        logger = MMLogger.get_current_instance()
-        path = self.init_cfg['checkpoint']
-        ckpt = CheckpointLoader.load_checkpoint(path, logger=logger, map_location='cpu')
-        sd = ckpt.get('state_dict', ckpt.get('model', ckpt))
-        if self.convert_weights:
-            sd = swin_converter(sd)
-        if any(k.startswith('backbone.') for k in sd):
-            sd = {k[9:]: v for k, v in sd.items() if k.startswith('backbone.')}
-        sd = {k[7:] if k.startswith('module.') else k: v for k, v in sd.items()}
-        own = self.state_dict()
-        mismatched = [k for k, v in sd.items() if k in own and k != PATCH_KEY and v.shape != own[k].shape]
-        for k in mismatched:  # e.g. another window size: keep the fresh tables rather than fail
-            sd.pop(k)
-        missing, unexpected = self.load_2d_state_dict(sd)
-        if not set(sd) & set(own):
-            raise RuntimeError(f'{path}: no key of the checkpoint matches InflatedSwinTransformer '
-                               f'(first keys: {list(sd)[:5]})')
-        print_log(f'InflatedSwinTransformer: loaded {len(set(sd) & set(own)) - len(mismatched)} tensors from {path} '
-                  f'(patch embedding inflated "{self.inflate}" over {self.num_slices} slices); missing {missing}, '
-                  f'unexpected {unexpected}, shape-mismatched (kept) {mismatched}', logger='current')
-        self._is_init = True
+        BaseModule.init_weights(self)
 
     def forward(self, x: torch.Tensor):
         """``(N, 1, D, H, W)`` or ``(N, D, H, W)`` -> 2D maps per stage."""

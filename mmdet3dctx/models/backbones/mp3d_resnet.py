@@ -1,5 +1,7 @@
 """The modified pseudo-3D ResNet of MP3D FPN."""
-from typing import Sequence, Tuple
+import re
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -10,8 +12,57 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
+from ._utils import strip_prefixes
 
 P3D_TYPES = ('A', 'B', 'C')
+_RESNET_UNIT = {'1': 'conv1', '2': 'conv_s', '3': 'conv3'}  # bottleneck conv index -> MP3D ConvModule
+
+
+def resnet_2d_to_mp3d_keys(state_dict: Mapping[str, torch.Tensor],
+                           model: Optional[nn.Module] = None) -> Tuple['OrderedDict', Dict[str, str]]:
+    """ResNet-50-style bottleneck keys -> :class:`MP3DResNet` keys.
+
+    ``conv1``/``bn1`` -> ``stem.conv``/``stem.<norm>``; in ``layerI.J``: ``convK``/``bnK`` -> ``conv1``,
+    ``conv_s`` (the 3x3 kernel becomes the spatial ``1x3x3`` conv of the P3D unit), ``conv3`` (each ``.conv``
+    and ``.<norm>``); ``downsample.0/1`` keep their names. ``<norm>`` is the norm layer name of the target
+    ``ConvModule`` (``gn`` for GroupNorm, ``bn`` for BN), read from ``model`` when given. The depth convs
+    ``conv_t`` have no 2D counterpart. Basic-block keys (ResNet-18/34 have no ``conv3``) are mapped by the same
+    rule and then fail the shape check, so they are reported, not guessed.
+
+    Example:
+        >>> import torch
+        >>> sd, _ = resnet_2d_to_mp3d_keys({'layer1.0.conv2.weight': torch.ones(1),
+        ...                                 'layer1.0.bn2.bias': torch.ones(1), 'conv1.weight': torch.ones(1)})
+        >>> list(sd)
+        ['layer1.0.conv_s.conv.weight', 'layer1.0.conv_s.gn.bias', 'stem.conv.weight']
+    """
+
+    def norm_name(path: str) -> str:
+        if model is not None:
+            try:
+                return model.get_submodule(path).norm_name
+            except AttributeError:
+                pass
+        return 'gn'
+
+    out, dropped = OrderedDict(), {}
+    for key, value in strip_prefixes(state_dict).items():
+        if key.startswith(('fc.', 'head.')):
+            dropped[key] = 'classification head'
+            continue
+        m = re.match(r'^(conv|bn)1\.(\w+)$', key)
+        if m:
+            kind, param = m.groups()
+            out[f'stem.conv.{param}' if kind == 'conv' else f'stem.{norm_name("stem")}.{param}'] = value
+            continue
+        m = re.match(r'^(layer\d+\.\d+)\.(conv|bn)([123])\.(\w+)$', key)
+        if m:
+            block, kind, idx, param = m.groups()
+            unit = f'{block}.{_RESNET_UNIT[idx]}'
+            out[f'{unit}.conv.{param}' if kind == 'conv' else f'{unit}.{norm_name(unit)}.{param}'] = value
+            continue
+        out[key] = value  # downsample.0/1 and anything else: same name
+    return out, dropped
 
 
 class P3DBottleneck(BaseModule):
@@ -163,6 +214,30 @@ class MP3DResNet(BaseModule):
             self.res_layers.append(name)
             self.out_channels.append(channels)
         self._freeze_stages()
+
+    def convert_2d_state_dict(self, state_dict: Mapping[str, torch.Tensor],
+                              rgb_to_grey: Optional[str] = 'sum') -> Tuple['OrderedDict', Dict[str, str]]:
+        """A 2D ResNet-50-style checkpoint in this backbone's names (:func:`resnet_2d_to_mp3d_keys`); shapes
+        are left to ``Pretrained2D``. Returns the state dict and ``{dropped key: reason}``."""
+        return resnet_2d_to_mp3d_keys(state_dict, self)
+
+    def start_depth_convs_as_spatial(self) -> List[str]:
+        """Set the depth convs ``conv_t`` of the P3D units so each unit starts as its spatial conv when the
+        norms are identities: centre-tap identity for P3D-A (``T(S(x)) = S(x)`` since ``S(x) >= 0``), zeros for
+        P3D-B and P3D-C (``T = 0``). Used after loading 2D weights (``Pretrained2D(depth_init='identity')``);
+        returns the keys set."""
+        names = []
+        for name, m in self.named_modules():
+            if not isinstance(m, P3DBottleneck):
+                continue
+            w = m.conv_t.conv.weight
+            with torch.no_grad():
+                w.zero_()
+                if m.p3d_type == 'A':
+                    idx = torch.arange(w.shape[0])
+                    w[idx, idx, w.shape[2] // 2] = 1.0
+            names.append(f'{name}.conv_t.conv.weight')
+        return names
 
     def _freeze_stages(self) -> None:
         modules = [self.stem] if self.frozen_stages >= 0 else []

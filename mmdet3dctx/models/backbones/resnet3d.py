@@ -1,5 +1,6 @@
 """MMDetection's ResNet converted to a 3D-context backbone."""
-from typing import Optional, Tuple
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
@@ -8,7 +9,29 @@ from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmdet3dctx.ops import bind_thickness, convert_2d_to_3d
-from ._utils import context_conv_cfg, load_2d_checkpoint, needs_thickness
+from ._utils import context_conv_cfg, needs_thickness, strip_prefixes
+
+
+def resnet_2d_keys(state_dict: Mapping[str, torch.Tensor]) -> Tuple['OrderedDict', Dict[str, str]]:
+    """torchvision / MMDetection / MMPretrain ResNet keys -> the keys of MMDetection's ``ResNet`` (and so of
+    :class:`ResNet3D` and :class:`~mmdet3dctx.models.ThickenedResNet`).
+
+    The names already agree (``conv1``, ``bn1``, ``layerI.J.convK``, ``downsample.0/1``); ``module.`` and
+    ``backbone.`` are removed and the classifier (``fc.*``, MMPretrain's ``head.*``) is dropped.
+
+    Example:
+        >>> import torch
+        >>> sd, dropped = resnet_2d_keys({'backbone.layer1.0.conv1.weight': torch.ones(1), 'fc.bias': torch.ones(1)})
+        >>> list(sd), dropped
+        (['layer1.0.conv1.weight'], {'fc.bias': 'classification head'})
+    """
+    out, dropped = OrderedDict(), {}
+    for key, value in strip_prefixes(state_dict).items():
+        if key.startswith(('fc.', 'head.')):
+            dropped[key] = 'classification head'
+        else:
+            out[key] = value
+    return out, dropped
 
 
 @MODELS.register_module()
@@ -19,8 +42,10 @@ class ResNet3D(ResNet):
     :func:`mmdet3dctx.ops.convert_2d_to_3d`: convolutions of the residual stages become ``context_conv``, the
     stem convolution ``stem_context_conv`` (per slice by default), BN/GN/pools their in-plane 3D forms; D is
     kept and the strides act in-plane. Parameter names are those of ``ResNet``, so MMDetection ResNet configs
-    and checkpoints carry over: ``init_cfg=dict(type='Pretrained', checkpoint='resnet50.pth')`` loads a 2D
-    checkpoint from a local file with RGB stems reduced to grey and I3D kernels inflated.
+    and checkpoints carry over: ``init_cfg=dict(type='Pretrained2D', checkpoint=<file or URL>)`` loads a 2D
+    checkpoint (torchvision's ``resnet50-0676ba61.pth``, ``torchvision://resnet50`` or an MMDetection one) with
+    the RGB stem reduced to grey and I3D kernels inflated (:class:`~mmdet3dctx.pretraining.Pretrained2DInit`);
+    ``type='Pretrained'`` is MMEngine's plain loading of a checkpoint of this 3D backbone.
 
     Args:
         depth (int): 18, 34, 50, 101 or 152.
@@ -28,7 +53,6 @@ class ResNet3D(ResNet):
         context_conv (dict): Operator of the residual stages. Default: ``dict(type='A3DConv')``.
         stem_context_conv (dict): Operator of the stem convolution(s). Default: ``dict(type='NoFusionConv')``.
         in_channels (int): Input channels. Default: 1.
-        rgb_mode (str): RGB -> grey reduction of a pretrained stem. Default: 'sum'.
         init_cfg (dict or list[dict], optional): Initialization config. Default: None.
         **kwargs: Any other argument of MMDetection's ``ResNet`` (``num_stages``, ``out_indices``,
             ``frozen_stages``, ``norm_cfg`` (2D: ``BN``, ``SyncBN``, ``GN``), ``norm_eval``, ``style``,
@@ -52,20 +76,18 @@ class ResNet3D(ResNet):
                  context_conv: ConfigType = dict(type='A3DConv'),
                  stem_context_conv: ConfigType = dict(type='NoFusionConv'),
                  in_channels: int = 1,
-                 rgb_mode: str = 'sum',
                  init_cfg: OptMultiConfig = None,
                  **kwargs) -> None:
         for key in ('dcn', 'plugins'):
             if kwargs.get(key):
                 raise ValueError(f'ResNet3D: {key} cannot be converted to 3D')
         if kwargs.get('pretrained'):
-            raise ValueError('ResNet3D: use init_cfg=dict(type="Pretrained", checkpoint=<local file>)')
+            raise ValueError('ResNet3D: use init_cfg=dict(type="Pretrained2D", checkpoint=<file or URL>)')
         super().__init__(depth=depth, in_channels=in_channels, init_cfg=None, **kwargs)
         super().init_weights()  # the 2D initialisation (Kaiming convs, constant norms), then convert
         self.num_slices = num_slices
         self.context_conv = context_conv_cfg(context_conv, num_slices)
         self.stem_context_conv = context_conv_cfg(stem_context_conv, num_slices)
-        self.rgb_mode = rgb_mode
         for name, child in list(self.named_children()):
             is_stem = name in ('conv1', 'stem')
             cfg = self.stem_context_conv if is_stem else self.context_conv
@@ -78,14 +100,16 @@ class ResNet3D(ResNet):
         self._is_init = init_cfg is None
         self._freeze_stages()
 
+    def convert_2d_state_dict(self, state_dict: Mapping[str, torch.Tensor],
+                              rgb_to_grey: Optional[str] = 'sum') -> Tuple['OrderedDict', Dict[str, str]]:
+        """A 2D ResNet checkpoint in this backbone's names (:func:`resnet_2d_keys`); shapes are left to
+        ``Pretrained2D``. Returns the state dict and ``{dropped key: reason}``."""
+        return resnet_2d_keys(state_dict)
+
     def init_weights(self) -> None:
-        """A ``Pretrained`` init_cfg loads a 2D checkpoint (local file); otherwise the weights are those of the
-        2D initialisation done at construction."""
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            load_2d_checkpoint(self, self.init_cfg['checkpoint'], self.init_cfg.get('prefix'),
-                               rgb_mode=self.rgb_mode)
-            self._is_init = True
-        elif not self._is_init:
+        """The init_cfg (``Pretrained2D``: 2D ImageNet weights); without one the weights are those of the 2D
+        initialisation done at construction."""
+        if not self._is_init:
             BaseModule.init_weights(self)
 
     def forward(self, x: torch.Tensor, thickness: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:

@@ -1,5 +1,5 @@
 """2D ResNet on thickened inputs: groups of 3 slices (3DCE), early-stage multiplexing, slice-sensitive attention."""
-from typing import Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -7,6 +7,7 @@ from mmcv.cnn import ConvModule
 
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
+from .resnet3d import resnet_2d_keys
 from .slice_sensitive_attention import SliceSensitiveAttention
 
 FUSIONS = ('3dce', 'esm')
@@ -28,7 +29,8 @@ class ThickenedResNet(ResNet):
 
     The input ``(N, 1, D, H, W)`` with ``D = 3g`` (3, 9, 15, …) is cut into g groups of 3 slices, each read as
     an RGB image by the shared 2D network (parameter names are ``ResNet``'s, so ImageNet/COCO ResNet checkpoints
-    load with ``init_cfg=dict(type='Pretrained', checkpoint=<local file>)``).
+    load with ``init_cfg=dict(type='Pretrained2D', checkpoint=<file or URL>)``, the RGB stem kept as it is; the
+    fusion layers keep their key-group initialisation).
 
     * ``fusion='3dce'`` (3D context enhanced, Yan et al. 2018): every group runs through the whole network;
       per output level the g feature maps are concatenated on channels and fused by a 1×1 convolution
@@ -95,6 +97,12 @@ class ThickenedResNet(ResNet):
                     ConvModule(g * c // 2, c, 3, padding=1, norm_cfg=self.norm_cfg))
         if ssa:
             self.ssa = nn.ModuleDict({str(i): SliceSensitiveAttention(widths[i], ssa_pool_size) for i in levels})
+
+    def convert_2d_state_dict(self, state_dict: Mapping[str, torch.Tensor],
+                              rgb_to_grey: Optional[str] = 'sum') -> Tuple[dict, Dict[str, str]]:
+        """A 2D ResNet checkpoint in this backbone's names (``resnet_2d_keys``: ``fc.*`` dropped). The stem
+        stays RGB (each group of 3 slices is the RGB input), so ``rgb_to_grey`` has nothing to do."""
+        return resnet_2d_keys(state_dict)
 
     def _fuse(self, level: int, feat: torch.Tensor, n: int) -> torch.Tensor:
         """``(N·g, C, h, w)`` group maps -> ``(N, C, h, w)`` fused (+ SSA) map."""

@@ -156,7 +156,7 @@ def test_densenet3d_pretrained_2d_rgb_checkpoint(tmp_path):
     path = str(tmp_path / 'densenet2d.pth')
     torch.save(state, path)
     loaded = DenseNet3D(num_slices=3, context_conv=dict(type='I3DConv'),
-                        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='features.'), **SMALL)
+                        init_cfg=dict(type='Pretrained2D', checkpoint=path, prefix='features.'), **SMALL)
     loaded.init_weights()
     torch.testing.assert_close(loaded.conv0.weight, rgb.sum(1, keepdim=True))
     inflated = loaded.denseblock1.denselayer1.conv2.weight

@@ -20,7 +20,7 @@ def test_center_inflation_equals_2d_model_on_key_slice():
     m2d = swin2d()
     m3d = InflatedSwinTransformer(num_slices=7, inflate='center', **TINY)
     m3d.eval()
-    missing, unexpected = m3d.load_2d_state_dict(m2d.state_dict(), strict=True)
+    m3d.load_state_dict(m3d.convert_2d_state_dict(m2d.state_dict())[0], strict=True)
     x = torch.randn(2, 1, 7, 64, 64)
     key_as_rgb = x[:, :, 3].expand(-1, 3, -1, -1)  # grey fed as RGB
     with torch.no_grad():
@@ -32,7 +32,7 @@ def test_average_inflation_equals_2d_model_on_equal_slices():
     m2d = swin2d()
     m3d = InflatedSwinTransformer(num_slices=5, inflate='average', **TINY)
     m3d.eval()
-    m3d.load_2d_state_dict(m2d.state_dict(), strict=True)
+    m3d.load_state_dict(m3d.convert_2d_state_dict(m2d.state_dict())[0], strict=True)
     s = torch.randn(1, 1, 1, 64, 64)
     with torch.no_grad():
         for a, b in zip(m3d(s.expand(-1, -1, 5, -1, -1)), m2d(s[:, :, 0].expand(-1, 3, -1, -1))):
@@ -43,16 +43,16 @@ def test_pretrained_init_from_a_detector_checkpoint(tmp_path):
     m2d = swin2d()
     path = tmp_path / 'swin2d_det.pth'
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in m2d.state_dict().items()}, 'meta': {}}, path)
-    m3d = InflatedSwinTransformer(num_slices=3, inflate='center', init_cfg=dict(type='Pretrained', checkpoint=str(path)),
-                                  **TINY)
+    m3d = InflatedSwinTransformer(num_slices=3, inflate='center',
+                                  init_cfg=dict(type='Pretrained2D', checkpoint=str(path)), **TINY)
     m3d.init_weights()
     w = m3d.patch_embed.projection.weight
     assert torch.equal(w[:, 1], m2d.patch_embed.projection.weight.sum(1)) and w[:, [0, 2]].abs().sum() == 0
     assert torch.equal(m3d.stages[0].blocks[0].attn.w_msa.qkv.weight, m2d.stages[0].blocks[0].attn.w_msa.qkv.weight)
     torch.save({'state_dict': {'head.fc.weight': torch.zeros(2, 2)}}, tmp_path / 'other.pth')
-    bad = InflatedSwinTransformer(num_slices=3, init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'other.pth')),
-                                  **TINY)
-    with pytest.raises(RuntimeError, match='other.pth: no key of the checkpoint matches'):
+    bad = InflatedSwinTransformer(num_slices=3, init_cfg=dict(type='Pretrained2D',
+                                                              checkpoint=str(tmp_path / 'other.pth')), **TINY)
+    with pytest.raises(RuntimeError, match='no key of .*other.pth matches InflatedSwinTransformer'):
         bad.init_weights()
 
 

@@ -65,7 +65,7 @@ def test_resnet3d_loads_2d_rgb_checkpoint(tmp_path):
     path = str(tmp_path / 'r18.pth')
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in r2d.state_dict().items()}}, path)
     r3d = ResNet3D(depth=18, num_slices=3, context_conv=dict(type='I3DConv'),
-                   init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
+                   init_cfg=dict(type='Pretrained2D', checkpoint=path, prefix='backbone.'))
     r3d.init_weights()
     torch.testing.assert_close(r3d.conv1.weight, r2d.conv1.weight.sum(1, keepdim=True))
     w = r3d.layer1[0].conv1.weight
