@@ -1,7 +1,5 @@
-# A3D on MMDetection's ResNet-50 (stages 1-3: 256/512/1024 channels at strides 4/8/16, as DenseNet3D), converted
-# to 3D with A3D convolutions in the residual stages and a per-slice stem. A 2D MMDetection/torchvision
-# ResNet-50 checkpoint loads from a local file with
-# `model.backbone.init_cfg=dict(type='Pretrained', checkpoint='resnet50.pth')` (RGB stem reduced to grey).
+# A3D on MMDetection's ResNet-50 from torchvision's ImageNet weights (stages 1-3: 256/512/1024 channels at strides
+# 4/8/16, as DenseNet3D), converted to 3D with A3D convolutions in the residual stages and a per-slice stem.
 _base_ = './a3d_7slice.py'
 
 num_slices = 7
@@ -20,4 +18,6 @@ model = dict(
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
-        style='pytorch'))
+        style='pytorch',
+        # RGB stem summed to grey; a local copy: --cfg-options model.backbone.init_cfg.checkpoint=/path/x.pth
+        init_cfg=dict(type='Pretrained2D', checkpoint='https://download.pytorch.org/models/resnet50-0676ba61.pth')))
