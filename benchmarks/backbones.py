@@ -63,9 +63,8 @@ def build(op: str, depth: int):
         cfg = Config.fromfile(osp.join(ROOT, BACKBONES_2D[op])).model.backbone
         cfg.num_slices = row_slices(op, depth)
         torch.manual_seed(0)
-        model = MODELS.build(cfg)
-        model.init_weights()
-        return model
+        # PyTorch's default initialisation: timing needs no pretrained weights (init_weights would fetch them)
+        return MODELS.build(cfg)
     if op not in OPERATORS:
         raise ValueError(f'benchmarks/backbones.py: unknown row {op!r}; choose from {ROWS}')
     from mmdet3dctx.models import DenseNet3D

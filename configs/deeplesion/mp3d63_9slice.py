@@ -12,6 +12,12 @@ slice_interval = 2.5  # mm between the stacked slices, whatever the series' inte
 window = (-1024, 1050)  # HU mapped to [-50, 205]
 
 model = dict(neck=dict(reduction=dict(num_slices=num_slices)))
+# As in the paper, the whole detector starts from MP3D's COCO pseudo-3D pretraining (3 slices, 80 classes), made
+# once by configs/pretrain/mp3d63_coco_pseudo3d.py and moved to 9 slices and 1 class by
+#   python tools/transfer_weights.py work_dirs/mp3d63_coco_pseudo3d/epoch_72.pth \
+#       --config configs/deeplesion/mp3d63_9slice.py --out checkpoints/mp3d63_9slice_from_coco.pth
+# Another file: --cfg-options load_from=/path/to/file.pth; from scratch: --cfg-options load_from=None.
+load_from = 'checkpoints/mp3d63_9slice_from_coco.pth'
 
 load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:]]

@@ -1,6 +1,6 @@
 # 3DCE on the synthetic tree: a narrow ResNet-18 over 3 groups of 3 slices fused per level by 1x1 convs, a
-# 64-channel FPN, the key group alone feeding the RPN; heads, data and schedule of the MP3D-18 demo. Trains from
-# scratch, so BatchNorm trains too (norm_eval=False).
+# 64-channel FPN, the key group alone feeding the RPN; heads, data and schedule of the MP3D-18 demo.
+# Trains from scratch, so BatchNorm trains too (norm_eval=False).
 _base_ = './mp3d18_9slice_synthetic.py'
 
 num_slices = 9
