@@ -64,9 +64,8 @@ def build(op: str, depth: int):
         cfg.num_slices = row_slices(op, depth)
         cfg.init_cfg = None  # timing only: random weights, nothing to download
         torch.manual_seed(0)
-        model = MODELS.build(cfg)
-        model.init_weights()
-        return model
+        # PyTorch's default initialisation: timing needs no pretrained weights (init_weights would fetch them)
+        return MODELS.build(cfg)
     if op not in OPERATORS:
         raise ValueError(f'benchmarks/backbones.py: unknown row {op!r}; choose from {ROWS}')
     from mmdet3dctx.models import DenseNet3D

@@ -1,7 +1,9 @@
 """Throughput of the DeepLesion train pipeline: samples per second per worker and with 2 workers.
 
-Builds the train dataset and pipeline of ``configs/_base_/datasets/deeplesion.py`` (7 slices 2 mm apart,
-512x512, interval normalisation, flip, shift/scale/rotate, pad, pack) on a synthetic 512-pixel DeepLesion tree
+Builds the train dataset and pipeline the flagship ``configs/deeplesion/a3d_7slice.py`` trains with (its data
+section is ``configs/_base_/datasets/deeplesion_mask.py``: 7 slices 2 mm apart, 512x512, interval normalisation,
+boxes and masks (ellipses from the RECIST axes here, as the synthetic tree has no GrabCut JSON), flip,
+shift/scale/rotate, pack) on a synthetic 512-pixel DeepLesion tree
 (or ``--data-root``), then times, side by side in interleaved rounds over the same shuffled samples:
 
 * ``opencv``: the loader decoding every PNG with ``cv2.imdecode`` (``png_decoder='opencv'``, the reference);
@@ -38,14 +40,16 @@ from mmdet.registry import DATASETS
 from mmdet3dctx.datasets import png16
 from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
 
-CONFIG = osp.join(osp.dirname(__file__), '..', 'configs', '_base_', 'datasets', 'deeplesion.py')
+CONFIG = osp.join(osp.dirname(__file__), '..', 'configs', 'deeplesion', 'a3d_7slice.py')
 
 
 def build_dataset(data_root, num_slices=7, **loader_options):
-    """The config's train dataset over every key slice, ``loader_options`` set on ``LoadDeepLesionSlices``."""
+    """The flagship config's train dataset over every key slice, read from ``DL_info.csv`` with ellipse masks,
+    ``loader_options`` set on ``LoadDeepLesionSlices``."""
     cfg = Config.fromfile(CONFIG)
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = data_root
+    ds_cfg.ann_file, ds_cfg.ellipse_masks = 'DL_info.csv', True  # no GrabCut JSON on a synthetic tree
     ds_cfg.split = None  # every key slice, for more distinct samples
     for t in ds_cfg.pipeline:
         if t['type'] == 'LoadDeepLesionSlices':

@@ -22,9 +22,9 @@ NAMES = [osp.relpath(c, ROOT) for c in CONFIGS]
 
 def _shrink(model):
     """Keep the config's design (backbone type and operator, reduction, neck type, heads, slices) but make it
-    cheap: fewer and narrower layers, narrow heads, fewer proposals."""
+    cheap: fewer and narrower layers, narrow heads, fewer proposals; no pretrained weights (nothing downloads)."""
     bb = model.backbone
-    bb.init_cfg = None  # no pretrained weights for the shrunk copy (the full configs' are tested in test_pretraining)
+    bb.pop('init_cfg', None)
     if bb.type == 'DenseNet3D':
         bb.block_config, bb.growth_rate, bb.num_init_features = (1, 1, 1), 8, 16
         chans = [24, 20, 18]
@@ -116,3 +116,136 @@ def test_operator_swap_keeps_parameters_outside_backbone():
         model = MODELS.build(tiny_model_cfg(dict(type=op)))
         shapes.append({k: tuple(v.shape) for k, v in model.state_dict().items() if not k.startswith('backbone.')})
     assert all(s == shapes[0] for s in shapes)
+
+
+# ---- the papers' initialisation and recipes, read from the resolved configs ----
+PAPER = sorted(glob.glob(osp.join(ROOT, 'configs', 'deeplesion', '*.py')) +
+               glob.glob(osp.join(ROOT, 'configs', 'deeplesion_2d', '*.py')))
+DEMOS = sorted(glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')))
+DENSENET121 = 'https://download.pytorch.org/models/densenet121-a639ec97.pth'
+RESNET50 = 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
+SWIN_T = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth'
+PUBLISHED = {'DenseNet3D': DENSENET121, 'ResNet3D': RESNET50, 'ThickenedResNet': RESNET50,
+             'InflatedSwinTransformer': SWIN_T}
+
+
+def _rel(paths):
+    return [osp.relpath(p, ROOT) for p in paths]
+
+
+@pytest.mark.parametrize('path', PAPER, ids=_rel(PAPER))
+def test_paper_configs_start_from_the_published_weights(path):
+    cfg = Config.fromfile(path)
+    bb = cfg.model.backbone
+    if bb.type == 'MP3DResNet':  # the whole detector from MP3D's COCO pseudo-3D pretraining
+        assert cfg.load_from and cfg.load_from.endswith('.pth') and not bb.get('init_cfg')
+        return
+    assert bb.init_cfg == dict(type='Pretrained2D', checkpoint=PUBLISHED[bb.type])
+    assert not cfg.get('load_from')
+    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': '/weights/local.pth'})  # what --cfg-options does
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained2D', checkpoint='/weights/local.pth')
+
+
+@pytest.mark.parametrize('path', DEMOS, ids=_rel(DEMOS))
+def test_demos_train_from_scratch(path):
+    cfg = Config.fromfile(path)
+    init = cfg.model.backbone.get('init_cfg')
+    assert not (isinstance(init, dict) and init.get('checkpoint'))
+    with open(path) as f:
+        header = f.read(600).lower()
+    if cfg.get('load_from'):  # the fine-tuning demo: from the pretraining demo's checkpoint (a local file)
+        assert not cfg.load_from.startswith(('http', 'checkpoints/')) and 'fine-tuned' in header
+    else:
+        assert 'from scratch' in header  # and they say so in their header
+
+
+def test_a3d_family_recipe():
+    """DenseNet3D configs: the public A3D/AlignShift code's box losses, RoIAlign sampling and anchor border."""
+    configs = [p for p in PAPER if Config.fromfile(p).model.backbone.type == 'DenseNet3D']
+    assert len(configs) == 14
+    for path in configs:
+        cfg = Config.fromfile(path)
+        m = cfg.model
+        assert m.rpn_head.loss_bbox == dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0), path
+        assert m.roi_head.bbox_head.loss_bbox == dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0), path
+        assert m.roi_head.bbox_roi_extractor.roi_layer.sampling_ratio == 2
+        assert m.roi_head.mask_roi_extractor.roi_layer.sampling_ratio == 2
+        assert m.train_cfg.rpn.allowed_border == 0
+        assert cfg.sync_bn == 'torch'  # SyncBN whenever training is distributed
+    model = MODELS.build(_shrink(Config.fromfile(configs[0]).model))
+    assert type(model.rpn_head.loss_bbox).__name__ == 'SmoothL1Loss' and model.rpn_head.loss_bbox.beta == 1 / 9
+
+
+def test_mp3d_recipe():
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', 'mp3d63_9slice.py'))
+    flips = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'RandomFlip']
+    assert len(flips) == 1
+    # independent horizontal and vertical flips with p = 0.5 each: h only, v only and both ('diagonal') 0.25 each
+    prob = dict(zip(flips[0]['direction'], flips[0]['prob']))
+    assert prob == {'horizontal': 0.25, 'vertical': 0.25, 'diagonal': 0.25}
+    p_h, p_v = prob['horizontal'] + prob['diagonal'], prob['vertical'] + prob['diagonal']
+    assert p_h == p_v == 0.5 and prob['diagonal'] == p_h * p_v
+    assert [t['scales'] for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'RandomChoiceResize'] == \
+        [[(448, 448), (512, 512), (576, 576)]]
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'  # fp16 on GPU, as the paper trained
+    backbone = MODELS.build(dict(cfg.model.backbone, depth=18, base_channels=32))
+    assert backbone.maxpool.kernel_size == (1, 3, 3)  # no pooling over slices
+    with torch.no_grad():
+        outs = backbone(torch.rand(1, 1, 9, 32, 32))
+    assert [o.shape[2] for o in outs] == [9, 9, 9, 9]
+
+
+def test_flips_of_the_other_paper_configs():
+    for name, directions in (('a3d_7slice.py', 'horizontal'), ('alignshift_3slice.py', 'horizontal')):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', name))
+        assert [t['direction'] for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'RandomFlip'] == \
+            [directions]
+
+
+def test_3dce_norm_eval_is_refused_without_a_checkpoint():
+    for name in ('3dce_r50_9slice.py', 'thickened_esm_ssa_r50_9slice.py'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion_2d', name))
+        bb = dict(cfg.model.backbone, depth=18)
+        assert bb['norm_eval'] is True
+        MODELS.build(bb)  # with the published checkpoint: allowed (built, nothing loaded)
+        with pytest.raises(ValueError, match=r'norm_eval=True.*model\.backbone\.init_cfg'):
+            MODELS.build(dict(bb, init_cfg=None))
+    for name in ('3dce_r18_9slice_synthetic.py', 'thickened_esm_ssa_r18_9slice_synthetic.py'):
+        assert Config.fromfile(osp.join(ROOT, 'configs', 'demo', name)).model.backbone.norm_eval is False
+
+
+def test_the_flagship_trains_with_its_dataset_base():
+    """configs/deeplesion/a3d_7slice.py takes its data section from _base_/datasets/deeplesion_mask.py: the same
+    pipelines and loaders; the slice settings are top-level variables of the leaf."""
+    leaf = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_7slice.py'))
+    base = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'datasets', 'deeplesion_mask.py'))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator'):
+        assert leaf[key] == base[key], key
+    assert (leaf.num_slices, leaf.slice_interval, tuple(leaf.window)) == (7, 2.0, (-1024, 2050))
+    three = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_3slice.py'))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert three[key].dataset.pipeline[0].num_slices == 3
+        assert three[key].dataset.pipeline[1:] == leaf[key].dataset.pipeline[1:]
+
+
+LEAVES = PAPER + DEMOS
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=_rel(LEAVES))
+def test_leaf_pipelines_agree(path):
+    """A leaf that rebuilds its loader keeps the top-level pipelines (read by the inference API) and the loaders'
+    in step, and the slice settings of the data, the backbone and the 3D->2D reduction agree."""
+    cfg = Config.fromfile(path)
+    if cfg.train_dataloader.dataset.type != 'DeepLesionDataset':
+        pytest.skip('COCO pseudo-3D pretraining demo')
+    assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
+    assert cfg.test_pipeline == cfg.test_dataloader.dataset.pipeline
+    if cfg.get('val_dataloader'):
+        assert cfg.test_pipeline == cfg.val_dataloader.dataset.pipeline
+    loads = [p[0] for p in (cfg.train_pipeline, cfg.test_pipeline)]
+    assert all(t['type'] == 'LoadDeepLesionSlices' for t in loads) and loads[0] == loads[1]
+    assert loads[0]['num_slices'] == cfg.num_slices and loads[0]['window'] == cfg.window
+    assert loads[0]['slice_interval'] == cfg.slice_interval
+    for holder in (cfg.model.backbone, cfg.model.neck.get('reduction', {})):
+        assert holder.get('num_slices', cfg.num_slices) == cfg.num_slices
+    assert cfg.train_dataloader.dataset.data_root == cfg.test_dataloader.dataset.data_root == cfg.data_root

@@ -1,38 +1,15 @@
-# AlignShift (MICCAI 2020), 3 slices: thickness-adaptive slice shift. The slices are the adjacent ones of the series
-# (no resampling, `slice_interval = None`), and each sample's slice interval reaches the operators through
-# ContextMaskRCNN (metainfo `input_slice_interval`).
-_base_ = './a3d_7slice.py'
+# AlignShift (MICCAI 2020), 3 slices: thickness-adaptive slice shift on the adjacent slices of the series (no
+# resampling), each sample's slice interval reaching the operators through ContextMaskRCNN; otherwise the A3D setting.
+_base_ = './a3d_3slice.py'
 
-num_slices = 3
-slice_interval = None
-window = (-1024, 2050)
-out_range = (-50, 205)
-img_scale = (512, 512)
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
+slice_interval = None  # the adjacent slices of the series, whatever their interval
 
 model = dict(
-    backbone=dict(num_slices=num_slices, context_conv=dict(_delete_=True, type='AlignShiftConv')),
-    neck=dict(reduction=dict(num_slices=num_slices)),
-    thickness_key='input_slice_interval')
+    backbone=dict(context_conv=dict(_delete_=True, type='AlignShiftConv')), thickness_key='input_slice_interval')
 
-train_pipeline = [
-    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
-         out_range=out_range),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=False),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomShiftScaleRotate', shift_limit=0.04, scale_limit=0.2, rotate_limit=15, prob=0.8,
-         border_value=out_range[0]),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
-]
-test_pipeline = [
-    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
-         out_range=out_range),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),  # after Resize: ground truth in original coordinates
-    dict(type='PackDetInputs', meta_keys=meta_keys),
-]
+load_slices = dict(_base_.load_slices, slice_interval=slice_interval)
+train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
+test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,7 +1,5 @@
-# A3D on MMDetection's ResNet-50 (stages 1-3: 256/512/1024 channels at strides 4/8/16, as DenseNet3D), converted
-# to 3D with A3D convolutions in the residual stages and a per-slice stem, from torchvision's ImageNet ResNet-50
-# (RGB stem summed to grey). A local copy of the weights (or an MMDetection ResNet-50 checkpoint):
-#   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50-0676ba61.pth
+# A3D on MMDetection's ResNet-50 from torchvision's ImageNet weights (stages 1-3: 256/512/1024 channels at strides
+# 4/8/16, as DenseNet3D), converted to 3D with A3D convolutions in the residual stages and a per-slice stem.
 _base_ = './a3d_7slice.py'
 
 num_slices = 7
@@ -21,4 +19,5 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
         style='pytorch',
+        # RGB stem summed to grey; a local copy: --cfg-options model.backbone.init_cfg.checkpoint=/path/x.pth
         init_cfg=dict(type='Pretrained2D', checkpoint='https://download.pytorch.org/models/resnet50-0676ba61.pth')))

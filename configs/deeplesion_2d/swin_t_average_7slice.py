@@ -1,4 +1,5 @@
 # As swin_t_center_7slice.py with 'average' inflation: the 2D embedding divided over the 7 slices.
 _base_ = './swin_t_center_7slice.py'
 
-model = dict(backbone=dict(inflate='average'))
+inflate = 'average'
+model = dict(backbone=dict(inflate=inflate))

@@ -1,20 +1,15 @@
-# Swin-T with its patch embedding inflated over 7 grey slices 2 mm apart (TransSeg-style): the ImageNet Swin-T
-# of the Swin authors (the file MMDetection's Swin configs use) loads with the embedding summed over RGB and placed
-# on the key slice ('center'), so the detector starts as the 2D model on the key slice. FPN 256 + the MP3D
-# config's heads and schedule. A local copy of the weights:
-#   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/swin_tiny_patch4_window7_224.pth
-_base_ = '../deeplesion/mp3d63_9slice.py'
+# Swin-T from its ImageNet weights with the patch embedding inflated over 7 grey slices 2 mm apart (TransSeg-style,
+# 'center': the RGB-summed embedding on the key slice), FPN 256, MP3D's heads and 24 epochs, AdamW.
+_base_ = [
+    '../_base_/models/faster_rcnn_mp3d63_fpn.py', '../_base_/datasets/deeplesion.py',
+    '../_base_/schedules/schedule_mp3d_24e.py', '../_base_/default_runtime.py'
+]
 
-swin_t_imagenet = ('https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
-                   'swin_tiny_patch4_window7_224.pth')
+data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'  # or --cfg-options data_root=... (default data/DeepLesion)
 num_slices = 7
 slice_interval = 2.0
 window = (-1024, 2050)
-out_range = (-50, 205)
-img_scale = (512, 512)
 inflate = 'center'
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 
 model = dict(
     backbone=dict(
@@ -33,29 +28,21 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         with_cp=False,
         convert_weights=True,
-        init_cfg=dict(type='Pretrained2D', checkpoint=swin_t_imagenet)),
+        # the file MMDetection's Swin configs use; a local copy: --cfg-options model.backbone.init_cfg.checkpoint=...
+        init_cfg=dict(
+            type='Pretrained2D',
+            checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
+            'swin_tiny_patch4_window7_224.pth')),
     neck=dict(_delete_=True, type='FPN', in_channels=[96, 192, 384, 768], out_channels=256, num_outs=5))
 
-load_from = None  # the MP3D config's COCO pseudo-3D detector does not apply here
+# single-scale, flip only (no shift/scale/rotate)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
+train_pipeline = [load_slices, *_base_.train_pipeline[1:4], _base_.train_pipeline[-1]]
+test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
+train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 
-train_pipeline = [
-    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
-         out_range=out_range),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
-]
-test_pipeline = [
-    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
-         out_range=out_range),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 # AdamW as for Swin detectors in MMDetection
 optim_wrapper = dict(
     _delete_=True,

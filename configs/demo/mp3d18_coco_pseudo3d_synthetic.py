@@ -1,8 +1,6 @@
-# Demo of MP3D's COCO-as-pseudo-3D pretraining on a 2-core CPU: the MP3D design (P3D bottlenecks with GN, GTM
-# 3D->2D on every level, FPN, Mask R-CNN, 80 classes, 3 slices = R, G, B) at depth 18 (one block per stage)
-# and half width, on the synthetic COCO-format set of
-#   python tools/make_synthetic_coco.py --out data/synthetic/coco_shapes_128px --num-train 64 --num-val 16 \
-#       --image-size 128
+# Demo of MP3D's COCO-as-pseudo-3D pretraining on a CPU: the MP3D design (GTM, FPN, Mask R-CNN, 80 classes,
+# 3 slices = R, G, B) at depth 18 and half width, from scratch, on the synthetic set of `python
+# tools/make_synthetic_coco.py --out data/synthetic/coco_shapes_128px --num-train 64 --num-val 16 --image-size 128`.
 _base_ = ['../pretrain/_base_/mask_rcnn_mp3d63_gtm_fpn_coco80.py', '../pretrain/_base_/coco_pseudo3d_synthetic_demo.py']
 
 model = dict(

@@ -1,5 +1,5 @@
-# Early-stage multiplexing + slice-sensitive attention on the synthetic tree (see 3dce_r18_9slice_synthetic.py).
-# ESM has no key-group maps past the first stage: both heads see the fused maps.
+# Early-stage multiplexing + slice-sensitive attention on the synthetic tree (see 3dce_r18_9slice_synthetic.py);
+# both heads see the fused maps. Trains from scratch.
 _base_ = './3dce_r18_9slice_synthetic.py'
 
 model = dict(rpn_on_key_group=False, backbone=dict(fusion='esm', ssa=True))

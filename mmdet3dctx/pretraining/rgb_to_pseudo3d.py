@@ -13,8 +13,8 @@ _ORDERS = ('rgb', 'bgr')
 class RGBToPseudo3D(BaseTransform):
     """Turn a colour image into a 3-slice pseudo-CT volume ``(H, W, 3)`` for 3D-context detectors.
 
-    MP3D ("Learning from Multiple Datasets with Heterogeneous and Partial Labels for Universal Lesion
-    Detection in CT", Yan et al., TMI 2021 and the MP3D FPN of Zhang et al.) pretrains its 3D detector on COCO
+    MP3D FPN (Zhang et al., MICCAI 2020, "Revisiting 3D Context Modeling with Supervised Pre-training for
+    Universal Lesion Detection in CT Slices") pretrains its 3D detector on COCO
     by treating the R, G and B channels as three consecutive slices, the reverse of stacking three CT slices as
     RGB. Put it right after ``LoadImageFromFile`` (which loads BGR) in the pipeline of any COCO-format
     ``CocoDataset``: the image becomes ``float32`` ``(H, W, 3)`` with slice 0 = R, 1 = G, 2 = B (or a random

@@ -128,7 +128,7 @@ def test_config_test_pipeline_keeps_original_boxes(synthetic):
     info = ds.get_data_info(0)
     sample = out['data_samples']
     assert tuple(out['inputs'].shape) == (7, 512, 512)
-    assert sample.scale_factor == (4.0, 4.0) and sample.ori_shape == (128, 128) and sample.flip is False
+    assert sample.scale_factor == (4.0, 4.0) and sample.ori_shape == (128, 128) and not sample.get('flip', False)
     np.testing.assert_allclose(sample.gt_instances.bboxes.numpy(), [i['bbox'] for i in info['instances']], atol=1e-4)
     # The key slice is the middle one: the test pipeline is deterministic, so it equals the windowed PNG resized.
     import cv2

@@ -1,31 +1,22 @@
-# DeepLesion in the MP3D setting: 9 slices 2.5 mm apart, window [-1024, 1050], multi-scale training
-# {448, 512, 576}, horizontal flips. Boxes only (MP3D is a Faster R-CNN/FPN detector).
+# DeepLesion in the MP3D setting: 9 slices 2.5 mm apart, window [-1024, 1050] -> [-50, 205], multi-scale training
+# {448, 512, 576}, horizontal and vertical flips (each with p = 0.5, independently), 512 px at test time. Boxes only.
+# A leaf that changes a slice setting rebuilds the loader as shown in `deeplesion.py`.
 _base_ = './deeplesion.py'
 
 num_slices = 9
 slice_interval = 2.5
 window = (-1024, 1050)
-out_range = (-50, 205)
-img_scale = (512, 512)
 
+load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
 train_pipeline = [
-    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
-         out_range=out_range),
+    load_slices,
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomChoiceResize', scales=[(448, 448), (512, 512), (576, 576)], keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='Pad', size_divisor=32, pad_val=dict(img=0.0, seg=255)),
-    dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
+    # independent horizontal and vertical flips: each of h, v, both with p = 0.25
+    dict(type='RandomFlip', prob=[0.25, 0.25, 0.25], direction=['horizontal', 'vertical', 'diagonal']),
+    dict(type='PackDetInputs', meta_keys=_base_.meta_keys),
 ]
-test_pipeline = [
-    dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
-         out_range=out_range),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomFlip', prob=0.0),
-    dict(type='Pad', size_divisor=32, pad_val=dict(img=0.0, seg=255)),
-    dict(type='PackDetInputs', meta_keys={{_base_.meta_keys}}),
-]
+test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

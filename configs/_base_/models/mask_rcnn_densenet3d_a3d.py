@@ -1,7 +1,7 @@
 # Mask R-CNN on the truncated DenseNet-121 with A3D convolutions (A3D, MICCAI 2021): 3D backbone on
 # (N, 1, D, H, W) from torchvision's ImageNet DenseNet-121 (RGB stem summed to grey; `rgb_to_grey='green'` keeps
 # the reference code's green channel), each level reduced to 2D by a D x 1 x 1 conv, top-down fusion to one
-# stride-4 512-channel map.
+# stride-4 512-channel map. Box losses, RoIAlign sampling and anchor border as the public A3D/AlignShift code.
 # A local copy of the weights: --cfg-options model.backbone.init_cfg.checkpoint=/path/densenet121-a639ec97.pth
 
 model = dict(
@@ -30,12 +30,12 @@ model = dict(
             type='AnchorGenerator', scales=[4, 6, 8, 12, 24, 48], ratios=[0.5, 1.0, 2.0], strides=[4]),
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0], target_stds=[1.0, 1.0, 1.0, 1.0]),
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
+        loss_bbox=dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0)),
     roi_head=dict(
         type='StandardRoIHead',
         bbox_roi_extractor=dict(
             type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2),
             out_channels=512,
             featmap_strides=[4]),
         bbox_head=dict(
@@ -48,10 +48,10 @@ model = dict(
                 type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.], target_stds=[0.1, 0.1, 0.2, 0.2]),
             reg_class_agnostic=False,
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
+            loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0)),
         mask_roi_extractor=dict(
             type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2),
             out_channels=512,
             featmap_strides=[4]),
         mask_head=dict(  # FCNMaskHead with the reference's Dice loss on each RoI's class channel
@@ -70,7 +70,7 @@ model = dict(
                 type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3, min_pos_iou=0.3, match_low_quality=True,
                 ignore_iof_thr=-1),
             sampler=dict(type='RandomSampler', num=32, pos_fraction=0.5, neg_pos_ub=-1, add_gt_as_proposals=False),
-            allowed_border=-1,
+            allowed_border=0,
             pos_weight=-1,
             debug=False),
         rpn_proposal=dict(nms_pre=12000, max_per_img=2000, nms=dict(type='nms', iou_threshold=0.7), min_bbox_size=0),

@@ -2,8 +2,6 @@ from .densenet3d import DenseNet3D
 from .inflated_swin import InflatedSwinTransformer
 from .mp3d_resnet import MP3DResNet
 from .resnet3d import ResNet3D
-from .slice_sensitive_attention import SliceSensitiveAttention
 from .thickened_resnet import ThickenedResNet
 
-__all__ = ['DenseNet3D', 'ResNet3D', 'MP3DResNet', 'InflatedSwinTransformer', 'ThickenedResNet',
-           'SliceSensitiveAttention']
+__all__ = ['DenseNet3D', 'ResNet3D', 'MP3DResNet', 'InflatedSwinTransformer', 'ThickenedResNet']

@@ -135,14 +135,14 @@ class P3DBottleneck(BaseModule):
 
 @MODELS.register_module()
 class MP3DResNet(BaseModule):
-    """Modified pseudo-3D ResNet of MP3D FPN ("Learning from Multiple Datasets with Heterogeneous and Partial
-    Labels for Universal Lesion Detection in CT", Yan et al., TMI 2021; the MP3D backbone of Zhang et al.).
+    """Modified pseudo-3D ResNet of MP3D FPN (Zhang et al., MICCAI 2020, "Revisiting 3D Context Modeling with
+    Supervised Pre-training for Universal Lesion Detection in CT Slices").
 
-    Stem ``1x7x7`` conv with stride (1, 2, 2), 64 channels, norm, ReLU, ``3x3x3`` max-pool with stride (1, 2, 2)
-    and padding 1; four stages of :class:`P3DBottleneck` whose middle unit cycles P3D-A/B/C by global block
+    Stem ``1x7x7`` conv with stride (1, 2, 2), 64 channels, norm, ReLU, ``1x3x3`` max-pool with stride (1, 2, 2)
+    (in-plane only); four stages of :class:`P3DBottleneck` whose middle unit cycles P3D-A/B/C by global block
     index; the in-plane stride (1, 2, 2) of stages 2-4 sits in the first ``1x1x1`` conv. Nothing pools over
-    slices ("modified" P3D), so D is kept. GN(32) everywhere by default. Outputs 256/512/1024/2048 channels at
-    strides 4/8/16/32.
+    slices ("modified" P3D: isotropic pooling hurts), so D is kept. GN(32) everywhere by default. Outputs
+    256/512/1024/2048 channels at strides 4/8/16/32.
 
     Args:
         depth (int): 63 (stages (3, 4, 6, 3)) or 18 (stages (1, 1, 1, 1), a light variant). Default: 63.
@@ -150,6 +150,9 @@ class MP3DResNet(BaseModule):
         base_channels (int): Stem channels and planes of the first stage. Default: 64.
         out_indices (Sequence[int]): Stages whose outputs are returned. Default: (0, 1, 2, 3).
         frozen_stages (int): Freeze the stem (0) and stages up to this index (1-based). Default: -1.
+        stem_pool_kernel (Sequence[int]): ``(d, h, w)`` kernel of the stem max-pool (stride (1, 2, 2), padding
+            ``k // 2`` per axis). Default: (1, 3, 3), the paper's: no pooling over slices. ``(3, 3, 3)`` mixes
+            neighbouring slices (the earlier default of this toolkit).
         conv_cfg (dict): Conv config. Default: ``dict(type='Conv3d')``.
         norm_cfg (dict): Norm config. Default: ``dict(type='GN', num_groups=32)``.
         norm_eval (bool): Keep BN layers in eval mode while training. Default: False.
@@ -176,6 +179,7 @@ class MP3DResNet(BaseModule):
                  base_channels: int = 64,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
+                 stem_pool_kernel: Sequence[int] = (1, 3, 3),
                  conv_cfg: ConfigType = dict(type='Conv3d'),
                  norm_cfg: ConfigType = dict(type='GN', num_groups=32, requires_grad=True),
                  norm_eval: bool = False,
@@ -196,7 +200,10 @@ class MP3DResNet(BaseModule):
         self.norm_eval = norm_eval
         self.stem = ConvModule(in_channels, base_channels, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3),
                                conv_cfg=conv_cfg, norm_cfg=norm_cfg, bias=False)
-        self.maxpool = nn.MaxPool3d(3, stride=(1, 2, 2), padding=1)
+        if len(stem_pool_kernel) != 3 or any(k < 1 or k % 2 == 0 for k in stem_pool_kernel):
+            raise ValueError(f'MP3DResNet: stem_pool_kernel must be three odd sizes (d, h, w), got {stem_pool_kernel}')
+        self.maxpool = nn.MaxPool3d(tuple(stem_pool_kernel), stride=(1, 2, 2),
+                                    padding=tuple(k // 2 for k in stem_pool_kernel))
         channels, block_index = base_channels, 0
         self.res_layers = []
         self.out_channels = []

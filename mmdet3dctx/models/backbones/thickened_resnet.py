@@ -7,8 +7,8 @@ from mmcv.cnn import ConvModule
 
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
+from ..layers import SliceSensitiveAttention
 from .resnet3d import resnet_2d_keys
-from .slice_sensitive_attention import SliceSensitiveAttention
 
 FUSIONS = ('3dce', 'esm')
 
@@ -21,6 +21,12 @@ def _key_group_fusion(conv: nn.Conv2d, groups: int, channels: int) -> None:
         conv.weight[:, k * channels:(k + 1) * channels, 0, 0] = torch.eye(channels)
         if conv.bias is not None:
             conv.bias.zero_()
+
+
+def _has_checkpoint(init_cfg) -> bool:
+    """Whether an ``init_cfg`` (dict or list of dicts) loads weights from a checkpoint."""
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(isinstance(c, dict) and bool(c.get('checkpoint')) for c in cfgs)
 
 
 @MODELS.register_module()
@@ -38,8 +44,11 @@ class ThickenedResNet(ResNet):
     * ``fusion='esm'`` (early-stage multiplexing): only the stem and the first stage run per group; their maps
       are concatenated and compressed by two convolutions (to half the channels, then to the stage's width),
       and the remaining stages run once. With one group it is exactly the plain network.
-    * ``ssa=True``: :class:`SliceSensitiveAttention` from the key group's pre-fusion features to each fused map
-      (3DCE: every output level; ESM: the fusion point), through a highway connection.
+    * ``ssa=True``: :class:`~mmdet3dctx.models.layers.SliceSensitiveAttention` from the key group's pre-fusion
+      features to the outputs, through a highway connection. ESM (as the thickened-2D paper describes): from the
+      key group's first-stage map, before fusion, to the output of each later stage in ``out_indices`` (not at
+      the fusion point; the attended maps are outputs, the next stage reads the plain one). 3DCE, where every
+      output level is a fusion of the groups' maps at that level: from the key group's map of the same level.
 
     The published 3DCE feeds the RPN with the key group alone: ``forward(x, return_key_group=True)`` (3DCE only)
     also returns the key group's own maps at the same levels, which
@@ -52,8 +61,11 @@ class ThickenedResNet(ResNet):
         fusion (str): ``'3dce'`` or ``'esm'``. Default: '3dce'.
         ssa (bool): add slice-sensitive attention. Default: False.
         ssa_pool_size (int): pooled side of the attention's affinity. Default: 32.
+        norm_eval (bool): Keep BatchNorm in eval mode (frozen statistics) while training. Only together with
+            pretrained weights (``init_cfg`` with a ``checkpoint``): without them the frozen statistics would be
+            mean 0 / variance 1, so it is refused. Default: False.
         **kwargs: any argument of MMDetection's ``ResNet`` (``out_indices``, ``norm_cfg``, ``frozen_stages``,
-            ``norm_eval``, ``style``, ``with_cp``, ``init_cfg``, …); ``in_channels`` is 3 (a group).
+            ``style``, ``with_cp``, ``init_cfg``, …); ``in_channels`` is 3 (a group).
 
     Example:
         >>> import torch
@@ -71,18 +83,24 @@ class ThickenedResNet(ResNet):
     """
 
     def __init__(self, depth: int, num_slices: int = 9, fusion: str = '3dce', ssa: bool = False,
-                 ssa_pool_size: int = 32, **kwargs) -> None:
+                 ssa_pool_size: int = 32, norm_eval: bool = False, **kwargs) -> None:
         if num_slices < 3 or num_slices % 3:
             raise ValueError(f'ThickenedResNet: num_slices must be a multiple of 3 (groups of 3 slices), got {num_slices}')
         if fusion not in FUSIONS:
             raise ValueError(f'ThickenedResNet: fusion must be one of {FUSIONS}, got {fusion!r}')
         if kwargs.pop('in_channels', 3) != 3:
             raise ValueError('ThickenedResNet: each group of 3 slices is the 3-channel input; in_channels is 3')
-        super().__init__(depth=depth, in_channels=3, **kwargs)
+        super().__init__(depth=depth, in_channels=3, norm_eval=norm_eval, **kwargs)
+        if norm_eval and not _has_checkpoint(self.init_cfg):
+            raise ValueError(
+                'ThickenedResNet: model.backbone.norm_eval=True freezes BatchNorm statistics, and without pretrained '
+                'weights they stay at mean 0 / variance 1. Set model.backbone.init_cfg='
+                "dict(type='Pretrained2D', checkpoint=...) (model.backbone.init_cfg.checkpoint) or "
+                'model.backbone.norm_eval=False.')
         self.num_slices, self.groups, self.fusion, self.with_ssa = num_slices, num_slices // 3, fusion, ssa
         widths = [self.base_channels * 2**i * self.block.expansion for i in range(len(self.res_layers))]
         g = self.groups
-        levels = [0] if fusion == 'esm' else list(self.out_indices)
+        levels = [0] if fusion == 'esm' else list(self.out_indices)  # where the groups' maps are fused
         if g > 1:
             if fusion == '3dce':
                 self.fusion_convs = nn.ModuleDict()
@@ -96,7 +114,11 @@ class ThickenedResNet(ResNet):
                     ConvModule(g * c, g * c // 2, 1, norm_cfg=self.norm_cfg),
                     ConvModule(g * c // 2, c, 3, padding=1, norm_cfg=self.norm_cfg))
         if ssa:
-            self.ssa = nn.ModuleDict({str(i): SliceSensitiveAttention(widths[i], ssa_pool_size) for i in levels})
+            if fusion == 'esm':  # the key group's pre-fusion first-stage map -> the later stages' outputs
+                self.ssa = nn.ModuleDict({str(i): SliceSensitiveAttention(widths[i], ssa_pool_size, widths[0])
+                                          for i in self.out_indices if i > 0})
+            else:
+                self.ssa = nn.ModuleDict({str(i): SliceSensitiveAttention(widths[i], ssa_pool_size) for i in levels})
 
     def convert_2d_state_dict(self, state_dict: Mapping[str, torch.Tensor],
                               rgb_to_grey: Optional[str] = 'sum') -> Tuple[dict, Dict[str, str]]:
@@ -105,18 +127,18 @@ class ThickenedResNet(ResNet):
         return resnet_2d_keys(state_dict)
 
     def _fuse(self, level: int, feat: torch.Tensor, n: int) -> torch.Tensor:
-        """``(N·g, C, h, w)`` group maps -> ``(N, C, h, w)`` fused (+ SSA) map."""
+        """``(N·g, C, h, w)`` group maps -> ``(N, C, h, w)`` fused map."""
         g = self.groups
         grouped = feat.view(n, g, *feat.shape[1:])
         if g == 1:
-            fused = grouped[:, 0]
-        elif self.fusion == '3dce':
-            fused = self.fusion_convs[str(level)](grouped.flatten(1, 2))
-        else:
-            fused = self.esm_compress(grouped.flatten(1, 2))
-        if self.with_ssa:
-            fused = self.ssa[str(level)](grouped[:, g // 2], fused)
-        return fused
+            return grouped[:, 0]
+        if self.fusion == '3dce':
+            return self.fusion_convs[str(level)](grouped.flatten(1, 2))
+        return self.esm_compress(grouped.flatten(1, 2))
+
+    def _key_group(self, feat: torch.Tensor, n: int) -> torch.Tensor:
+        """The key (middle) group's map ``(N, C, h, w)`` out of ``(N·g, C, h, w)`` group maps."""
+        return feat.view(n, self.groups, *feat.shape[1:])[:, self.groups // 2]
 
     @property
     def with_key_group_outputs(self) -> bool:
@@ -150,17 +172,26 @@ class ThickenedResNet(ResNet):
             x = self.relu(self.norm1(self.conv1(x)))
         x = self.maxpool(x)
         outs, keys = [], []
+        pre_fusion_key = None
         for i, name in enumerate(self.res_layers):
             x = getattr(self, name)(x)
             if self.fusion == 'esm':
                 if i == 0:
+                    pre_fusion_key = self._key_group(x, n)
                     x = self._fuse(0, x, n)
                 if i in self.out_indices:
-                    outs.append(x)
+                    out = x
+                    if self.with_ssa and str(i) in self.ssa:
+                        out = self.ssa[str(i)](pre_fusion_key, x)
+                    outs.append(out)
             elif i in self.out_indices:
-                outs.append(self._fuse(i, x, n))
+                key = self._key_group(x, n)
+                fused = self._fuse(i, x, n)
+                if self.with_ssa:
+                    fused = self.ssa[str(i)](key, fused)
+                outs.append(fused)
                 if return_key_group:
-                    keys.append(x.view(n, self.groups, *x.shape[1:])[:, self.groups // 2])
+                    keys.append(key)
         if return_key_group:
             return tuple(outs), tuple(keys)
         return tuple(outs)

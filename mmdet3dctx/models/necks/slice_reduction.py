@@ -19,8 +19,8 @@ class SliceReduction(BaseModule):
 
     - ``'conv'``: a ``D x 1 x 1`` Conv3d ``C -> C`` without padding or bias, randomly initialised (A3D,
       AlignShift).
-    - ``'gtm'``: the group transform module of MP3D ("Learning from Multiple Datasets with Heterogeneous and
-      Partial Labels for Universal Lesion Detection in CT", the MP3D FPN work): view the map as ``C·D``
+    - ``'gtm'``: the group transform module of MP3D FPN (Zhang et al., MICCAI 2020, "Revisiting 3D Context
+      Modeling with Supervised Pre-training for Universal Lesion Detection in CT Slices"): view the map as ``C·D``
       channels (index ``c·D + d``) and apply a 1x1 Conv2d with ``groups=C`` (weight ``(C, D, 1, 1)``), no
       bias, norm or activation: ``y[c] = Σ_d w[c, d] · x[c, d]``.
     - ``'center'``: the centre slice ``x[:, :, D // 2]`` (MP3D's CTM); no parameters.

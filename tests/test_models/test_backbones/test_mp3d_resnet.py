@@ -52,3 +52,27 @@ def test_p3d_units_formula(kind):
 def test_bad_depth():
     with pytest.raises(KeyError, match='depth'):
         MP3DResNet(depth=50)
+
+
+def test_stem_does_not_pool_across_slices():
+    """MP3D pools in-plane only: after stem and max-pool, slice d depends on input slice d alone (BatchNorm in
+    eval mode here: GroupNorm's statistics span the slices by design)."""
+    torch.manual_seed(0)
+    m = MP3DResNet(depth=18, base_channels=32, norm_cfg=dict(type='BN3d')).eval()
+    assert m.maxpool.kernel_size == (1, 3, 3) and m.maxpool.stride == (1, 2, 2) and m.maxpool.padding == (0, 1, 1)
+    x = torch.rand(1, 1, 5, 32, 32)
+    y = x.clone()
+    y[:, :, 2] += 5.0  # change the middle slice only
+    with torch.no_grad():
+        a, b = m.maxpool(m.stem(x)), m.maxpool(m.stem(y))
+        assert a.shape == (1, 32, 5, 8, 8)  # the depth is kept
+        changed = [not torch.equal(a[:, :, d], b[:, :, d]) for d in range(5)]
+        assert changed == [False, False, True, False, False]
+        assert tuple(m(x)[0].shape) == (1, 128, 5, 8, 8)
+    old = MP3DResNet(depth=18, base_channels=32, norm_cfg=dict(type='BN3d'), stem_pool_kernel=(3, 3, 3)).eval()
+    old.load_state_dict(m.state_dict())
+    with torch.no_grad():  # the former 3x3x3 pool spreads the change to the neighbouring slices
+        a, b = old.maxpool(old.stem(x)), old.maxpool(old.stem(y))
+        assert [not torch.equal(a[:, :, d], b[:, :, d]) for d in range(5)] == [False, True, True, True, False]
+    with pytest.raises(ValueError, match='stem_pool_kernel'):
+        MP3DResNet(depth=18, stem_pool_kernel=(2, 3, 3))

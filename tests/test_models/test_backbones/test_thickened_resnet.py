@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from mmdet.models.backbones import ResNet
-from mmdet3dctx.models.backbones import SliceSensitiveAttention, ThickenedResNet
+from mmdet3dctx.models.backbones import ThickenedResNet
+from mmdet3dctx.models.layers import SliceSensitiveAttention
 
 
 def plain(depth=18):
@@ -57,6 +58,62 @@ def test_ssa_identity_at_start_shape_and_gradient():
     out = ssa(key, fused)
     # channel affinity: a per-channel constant key shifts attention, the output depends on the key
     assert not torch.allclose(out, ssa(key * 3, fused))
+
+
+def test_ssa_key_from_an_earlier_stage():
+    ssa = SliceSensitiveAttention(16, pool_size=4, key_channels=8)
+    assert ssa.theta.in_channels == 8 and ssa.theta.out_channels == 16
+    fused = torch.randn(2, 16, 5, 6)
+    with torch.no_grad():
+        ssa.w_z.weight.normal_()
+        out = ssa(torch.randn(2, 8, 20, 24), fused)
+    assert out.shape == fused.shape and not torch.allclose(out, fused)
+
+
+def test_esm_ssa_links_the_pre_fusion_key_group_to_the_later_stages():
+    """Thickened 2D networks: attention from the key group's first-stage map before fusion to the outputs of
+    the later stages, not at the fusion point."""
+    torch.manual_seed(0)
+    m = ThickenedResNet(depth=18, num_slices=9, fusion='esm', ssa=True, out_indices=(0, 1, 2, 3))
+    m.eval()  # mmdet's ResNet.train() returns None
+    assert set(m.ssa.keys()) == {'1', '2', '3'}
+    assert [m.ssa[k].theta.in_channels for k in '123'] == [64, 64, 64]
+    assert [m.ssa[k].g.in_channels for k in '123'] == [128, 256, 512]
+    plain_esm = ThickenedResNet(depth=18, num_slices=9, fusion='esm', out_indices=(0, 1, 2, 3))
+    plain_esm.eval()
+    plain_esm.load_state_dict(m.state_dict(), strict=False)
+    x = torch.randn(2, 1, 9, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(m(x), plain_esm(x)):  # W_z starts at zero: the same network at first
+            torch.testing.assert_close(a, b)
+        for ssa in m.ssa.values():
+            ssa.w_z.weight.normal_(0, 0.05)
+        outs, ref = m(x), plain_esm(x)
+        torch.testing.assert_close(outs[0], ref[0])  # the fusion point's output: no attention
+        for a, b in zip(outs[1:], ref[1:]):
+            assert a.shape == b.shape and not torch.allclose(a, b)
+        # attention on the outputs only: the next stage reads the plain map, so with W_z = 0 at stages 2 and 3
+        # their outputs are the plain network's although stage 1's attention is active
+        m.ssa['2'].w_z.weight.zero_()
+        m.ssa['3'].w_z.weight.zero_()
+        outs = m(x)
+        assert not torch.allclose(outs[1], ref[1])
+        torch.testing.assert_close(outs[2], ref[2])
+        torch.testing.assert_close(outs[3], ref[3])
+
+
+def test_norm_eval_needs_a_checkpoint():
+    with pytest.raises(ValueError, match=r'model\.backbone\.norm_eval=True.*model\.backbone\.init_cfg'):
+        ThickenedResNet(depth=18, num_slices=9, norm_eval=True)
+    with pytest.raises(ValueError, match='norm_eval'):
+        ThickenedResNet(depth=18, num_slices=9, norm_eval=True, init_cfg=dict(type='Pretrained2D'))
+    m = ThickenedResNet(depth=18, num_slices=9, norm_eval=True,
+                        init_cfg=dict(type='Pretrained2D', checkpoint='resnet18.pth'))
+    m.train()
+    assert m.norm_eval and not m.norm1.training  # frozen statistics with pretrained weights
+    m = ThickenedResNet(depth=18, num_slices=9)  # default: BatchNorm trains
+    m.train()
+    assert not m.norm_eval and m.norm1.training
 
 
 def test_ssa_in_backbone_gradients_and_errors():
