@@ -14,7 +14,8 @@ class CTStudyDetector:
 
     Every key slice gets the input training would have built for it (slice count, interval normalisation and
     window from the config's test pipeline); batches of slices go through the model's ``test_step``; the 2D
-    detections above ``score_thr`` are linked over consecutive slices into :class:`LesionFinding` s.
+    detections above ``score_thr`` are linked over consecutive slices (never across a gap) into
+    :class:`LesionFinding` s.
 
     Args:
         config (str | Config): detector config.
@@ -71,4 +72,5 @@ class CTStudyDetector:
         boxes, scores, masks = self.detect_slices(volume, slice_ids, progress)
         return link_detections(slice_ids, boxes, scores, masks if self.with_mask else None,
                                positions=volume.positions, pixel_spacing=volume.spacing[1:],
-                               slice_interval=volume.slice_interval, iou_thr=self.link_iou)
+                               slice_interval=volume.slice_interval, iou_thr=self.link_iou,
+                               run_ids=volume.run_ids())
