@@ -52,10 +52,13 @@ def _header_of(volume: CTVolume, path: str):
 
 
 def write_sr(path: str, findings: Sequence[LesionFinding], records: Sequence[dict], volume: CTVolume,
-             detector_name: str) -> None:
+             detector_name: str) -> bool:
     """A Comprehensive 3D SR with a TID 1500 measurement report: one planar ROI measurement group per finding
     (tracking identifier ``Finding <id>``, the key-slice box as a closed polyline on its source image, long and
-    short axis in mm)."""
+    short axis in mm). TID 1500 needs at least one measurement group: without findings nothing is written
+    (returns False)."""
+    if not findings:
+        return False
     import highdicom as hd
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
@@ -86,12 +89,13 @@ def write_sr(path: str, findings: Sequence[LesionFinding], records: Sequence[dic
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=hd.sr.CodedConcept('25045-6', 'LN', 'CT unspecified body region'),
-        imaging_measurements=groups or None)
+        imaging_measurements=groups)
     sr = hd.sr.Comprehensive3DSR(evidence=list(volume.headers), content=report[0],
                                  series_instance_uid=generate_uid(), series_number=9901,
                                  sop_instance_uid=generate_uid(), instance_number=1, manufacturer=MANUFACTURER,
                                  series_description='mmdet3dctx findings')
     sr.save_as(path, enforce_file_format=True)
+    return True
 
 
 def write_seg(path: str, findings: Sequence[LesionFinding], volume: CTVolume, detector_name: str) -> bool:

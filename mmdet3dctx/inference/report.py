@@ -14,30 +14,42 @@ THUMB_SIZE = 256
 
 
 def render_overlay(volume: CTVolume, finding: LesionFinding, window: Tuple[float, float] = (-160, 240),
-                   label: str = '') -> np.ndarray:
-    """The finding's key slice in a CT window (default soft tissue, W 400 / L 40) as ``(H, W, 3)`` BGR uint8,
-    with its mask outlined (green) where it has one, its box (red) and its label and score."""
+                   label: str = '', size: int = 0) -> np.ndarray:
+    """The finding's key slice in a CT window (default soft tissue, W 400 / L 40) as BGR uint8, with its mask
+    outlined (green) where it has one, its box (red), its label and score.
+
+    Args:
+        size (int): scale the image to this many pixels on its longer side in mm (the pixel aspect of
+            anisotropic pixels kept); 0 keeps the ``(H, W)`` pixels.
+    """
     hu = volume.hu[finding.key_slice]
+    h, w = hu.shape
     lo, hi = window
     grey = (np.clip((hu - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
-    img = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    mask = None
     if finding.masks is not None:
         mask = finding.masks[finding.slices.index(finding.key_slice)]
-        if mask is not None and np.any(mask):
-            contours, _ = cv2.findContours(np.asarray(mask, np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(img, contours, -1, (0, 255, 0), 1)
-    x1, y1, x2, y2 = [int(round(v)) for v in finding.box]
-    cv2.rectangle(img, (x1, y1), (x2, y2), (0, 0, 255), 1)
-    cv2.putText(img, f'{label}{finding.score:.2f}', (x1, max(y1 - 3, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+    fx = fy = 1.0
+    if size:
+        wmm, hmm = w * volume.spacing[2], h * volume.spacing[1]
+        out_w, out_h = max(1, round(size * wmm / max(wmm, hmm))), max(1, round(size * hmm / max(wmm, hmm)))
+        fx, fy = out_w / w, out_h / h
+        grey = cv2.resize(grey, (out_w, out_h), interpolation=cv2.INTER_AREA if fx < 1 else cv2.INTER_LINEAR)
+        if mask is not None:
+            mask = cv2.resize(np.asarray(mask, np.uint8), (out_w, out_h), interpolation=cv2.INTER_NEAREST)
+    img = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    if mask is not None and np.any(mask):
+        contours, _ = cv2.findContours(np.asarray(mask, np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(img, contours, -1, (0, 255, 0), 1)
+    x1, y1, x2, y2 = finding.box
+    p1, p2 = (int(round(x1 * fx)), int(round(y1 * fy))), (int(round(x2 * fx)), int(round(y2 * fy)))
+    cv2.rectangle(img, p1, p2, (0, 0, 255), 1)
+    cv2.putText(img, f'{label}{finding.score:.2f}', (p1[0], max(p1[1] - 3, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
                 (0, 255, 255), 1, cv2.LINE_AA)
     return img
 
 
-def _thumbnail(img: np.ndarray) -> str:
-    h, w = img.shape[:2]
-    scale = THUMB_SIZE / max(h, w)
-    if scale < 1:
-        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+def _png_base64(img: np.ndarray) -> str:
     ok, buf = cv2.imencode('.png', img)
     if not ok:
         raise RuntimeError('cannot encode a thumbnail as PNG')
@@ -49,7 +61,7 @@ body { font-family: sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 td, th { border: 1px solid #bbb; padding: 0.2em 0.6em; text-align: left; font-size: 0.9em; }
 .finding { display: inline-block; vertical-align: top; margin: 0 1em 1em 0; width: 270px; }
-.finding img { width: 256px; image-rendering: pixelated; border: 1px solid #888; }
+.finding img { border: 1px solid #888; }
 .note { color: #666; font-size: 0.85em; }
 """
 
@@ -72,7 +84,7 @@ def write_html_report(path: str, findings: Sequence[LesionFinding], records: Seq
         for d in records)
     cards = []
     for f, d in zip(findings, records):
-        png = _thumbnail(render_overlay(volume, f, window, label=f'#{d["id"]} '))
+        png = _png_base64(render_overlay(volume, f, window, label=f'#{d["id"]} ', size=THUMB_SIZE))
         cards.append(
             f'<div class="finding"><img alt="finding {d["id"]}, slice {d["key_slice"]}" '
             f'src="data:image/png;base64,{png}"><br><b>Finding {d["id"]}</b> &mdash; score {d["score"]:.3f}<br>'

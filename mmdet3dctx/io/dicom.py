@@ -242,7 +242,10 @@ def scan_dicom_study(path: str) -> Tuple[List[SeriesInfo], List[SkippedFile]]:
             continue
         sop_class = str(ds.get('SOPClassUID', ''))
         if 'Rows' not in ds or 'Columns' not in ds:
-            name = getattr(ds.get('SOPClassUID'), 'name', sop_class) if sop_class else 'unknown SOP class'
+            if not sop_class:
+                skipped.append(SkippedFile(f, 'no image and no SOPClassUID (a truncated or incomplete file?)'))
+                continue
+            name = getattr(ds.get('SOPClassUID'), 'name', sop_class)
             skipped.append(SkippedFile(f, f'no image ({name}; Modality {ds.get("Modality", "?")})'))
             continue
         image_type = [str(v).upper() for v in (ds.get('ImageType') or [])]
