@@ -81,9 +81,9 @@ def study_record(volume: CTVolume) -> dict:
 
 
 def label_volume(findings: Sequence[LesionFinding], volume: CTVolume) -> np.ndarray:
-    """``(Z, H, W)`` uint16: each finding's mask (its box where it has no mask) on its slices, labelled by
+    """``(Z, H, W)`` uint8 (uint16 from 255 findings on): each finding's mask (its box where it has no mask) on its slices, labelled by
     finding number (1 = the best); where findings overlap the better one wins."""
-    labels = np.zeros(volume.hu.shape, np.uint16)
+    labels = np.zeros(volume.hu.shape, np.uint8 if len(findings) < 255 else np.uint16)
     h, w = volume.hu.shape[1:]
     for k in range(len(findings) - 1, -1, -1):
         f = findings[k]
