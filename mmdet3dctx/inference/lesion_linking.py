@@ -105,9 +105,9 @@ def link_detections(slice_indices: Sequence[int],
     """Overlap-based tracking of 2D detections across slices into 3D lesion candidates.
 
     Slices are visited in order; each detection joins the track whose last box (at most ``max_gap`` slices
-    back; 1 = consecutive slices only; never across a gap between runs of slices) overlaps it most with IoU ≥ ``iou_thr`` — greedily, best pairs first,
-    one detection per track and slice — or starts a new track. Tracks shorter than ``min_slices`` are dropped.
-    Findings are sorted by score, best first.
+    back; 1 = consecutive slices only; never across a gap between runs of slices) overlaps it most with
+    IoU ≥ ``iou_thr`` — greedily, best pairs first, one detection per track and slice — or starts a new track.
+    Tracks shorter than ``min_slices`` are dropped. Findings are sorted by score, best first.
 
     Args:
         slice_indices (Sequence[int]): the volume index of each processed slice, increasing.

@@ -70,7 +70,8 @@ def study_record(volume: CTVolume) -> dict:
     """The study's facts for ``findings.json`` and the report."""
     md = volume.metadata
     return dict(source=md.get('source'), input=md.get('directory') or md.get('path'), shape=list(volume.hu.shape),
-                spacing_mm=[round(s, 5) for s in volume.spacing], origin_lps_mm=[round(float(v), 3) for v in volume.origin],
+                spacing_mm=[round(s, 5) for s in volume.spacing],
+                origin_lps_mm=[round(float(v), 3) for v in volume.origin],
                 direction_lps=np.round(volume.direction, 6).tolist(), affine_lps=np.round(volume.affine, 6).tolist(),
                 positions_mm=[round(float(p), 3) for p in (volume.positions[0], volume.positions[-1])],
                 uneven_slices=volume.uneven_slices, runs=[list(r) for r in volume.runs()],
@@ -81,8 +82,8 @@ def study_record(volume: CTVolume) -> dict:
 
 
 def label_volume(findings: Sequence[LesionFinding], volume: CTVolume) -> np.ndarray:
-    """``(Z, H, W)`` uint8 (uint16 from 255 findings on): each finding's mask (its box where it has no mask) on its slices, labelled by
-    finding number (1 = the best); where findings overlap the better one wins."""
+    """``(Z, H, W)`` uint8 (uint16 from 255 findings on): each finding's mask (its box where it has no mask) on
+    its slices, labelled by finding number (1 = the best); where findings overlap the better one wins."""
     labels = np.zeros(volume.hu.shape, np.uint8 if len(findings) < 255 else np.uint16)
     h, w = volume.hu.shape[1:]
     for k in range(len(findings) - 1, -1, -1):

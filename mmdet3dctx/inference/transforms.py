@@ -13,7 +13,8 @@ class LoadCTVolumeSlices(BaseTransform):
 
     The counterpart of ``LoadDeepLesionSlices`` with the same arguments, the same interpolation, windowing and
     input spacing, the neighbours taken at their positions in mm within the key slice's run
-    (:func:`volume_slice_input`), so a model sees at inference what it saw in training. :func:`inference_pipeline` swaps it into a config's test pipeline.
+    (:func:`volume_slice_input`), so a model sees at inference what it saw in training.
+    :func:`inference_pipeline` swaps it into a config's test pipeline.
 
     Required Keys: ``volume`` (CTVolume), ``key_index`` (slice index into the volume).
 
