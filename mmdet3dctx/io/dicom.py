@@ -360,9 +360,12 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
         raise DicomSeriesError(f'{_name(frames[0])}: ImageOrientationPatient {ref.round(4).tolist()} is a {kind} '
                                'acquisition; the detectors take axial slices: reslice the series to axial '
                                '(e.g. in 3D Slicer) and read that')
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        raise DicomSeriesError(f'{path}: series {info.uid} mixes image sizes {sorted(shapes)}')
+    first_of_shape = {}
+    for fr in frames:
+        first_of_shape.setdefault(fr.shape, fr)
+    if len(first_of_shape) > 1:
+        listing = ', '.join(f'{_name(fr)} has {s[0]}x{s[1]}' for s, fr in first_of_shape.items())
+        raise DicomSeriesError(f'{path}: series {info.uid} mixes image sizes (Rows x Columns): {listing}')
 
     # the canonical in-plane frame: W toward +x (left), H toward +y (posterior)
     row, col = ref[:3].copy(), ref[3:].copy()

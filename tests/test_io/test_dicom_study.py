@@ -231,3 +231,11 @@ def test_unreadable_compressed_data(tmp_path):
     with pytest.raises(DicomSeriesError, match=r'im001.dcm: cannot decode PixelData with transfer syntax RLE '
                                                r'Lossless'):
         read_dicom_series(str(tmp_path / 's'))
+
+
+def test_mixed_image_sizes_named(tmp_path):
+    uid = write_ct_series(str(tmp_path / 's'), hu_volume(2, 8, 8), [0.0, 1.0], prefix='a')
+    write_ct_series(str(tmp_path / 's'), hu_volume(1, 8, 10), [2.0], prefix='b', series_uid=uid)
+    with pytest.raises(DicomSeriesError, match=r'mixes image sizes \(Rows x Columns\): .*a000.dcm has 8x8, .*b000.dcm '
+                                               r'has 8x10'):
+        read_dicom_series(str(tmp_path / 's'))
