@@ -217,3 +217,27 @@ def test_report_renders_in_a_browser(study, tmp_path):
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 100  # text, tables and a CT thumbnail, not a blank page
     red = (img[..., 2] > 200) & (img[..., 1] < 60) & (img[..., 0] < 60)
     assert red.sum() > 20  # the finding's box drawn on the embedded thumbnail
+
+
+def test_enhanced_multiframe_study_refers_to_its_frames(tmp_path):
+    hd = pytest.importorskip('highdicom')
+    from pydicom import dcmread
+    from pydicom.uid import generate_uid
+    write_ct_series(str(tmp_path / 'single'), planted(), np.arange(Z) * 2.5 + 30.0, spacing=SPACING,
+                    order=[3, 1, 5, 0, 2, 4])
+    legacy = [dcmread(str(tmp_path / 'single' / n)) for n in sorted(os.listdir(tmp_path / 'single'))]
+    mf = hd.legacy.LegacyConvertedEnhancedCTImage(legacy, series_instance_uid=generate_uid(), series_number=2,
+                                                  sop_instance_uid=generate_uid(), instance_number=1)
+    os.makedirs(tmp_path / 'multi')
+    mf.save_as(str(tmp_path / 'multi' / 'enhanced.dcm'))
+    vol = read_dicom_series(str(tmp_path / 'multi'))
+    write_study_outputs(findings_of(vol), vol, str(tmp_path / 'out'))
+    f = json.loads((tmp_path / 'out' / 'findings.json').read_text())['findings'][0]
+    assert f['sop_instance_uid'] == str(mf.SOPInstanceUID) and f['frame_number'] == vol.slice_refs[2]['frame']
+    g = hd.sr.srread(str(tmp_path / 'out' / 'findings_sr.dcm')).content.get_planar_roi_measurement_groups()[0]
+    ref = g.roi.ContentSequence[0].ReferencedSOPSequence[0]
+    assert ref.ReferencedSOPInstanceUID == str(mf.SOPInstanceUID) and ref.ReferencedFrameNumber == f['frame_number']
+    seg = hd.seg.segread(str(tmp_path / 'out' / 'findings_seg.dcm'))
+    frames = sorted(int(item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber)
+                    for item in seg.PerFrameFunctionalGroupsSequence)
+    assert frames == sorted(vol.slice_refs[z]['frame'] for z in (1, 2, 3))
