@@ -76,7 +76,7 @@ def test_study_folder_lists_series_and_skips_with_reasons(study):
 
 
 def test_default_series_is_the_axial_ct_with_most_slices(study, caplog):
-    with caplog.at_level(logging.WARNING, logger='mmdet3dctx.io.dicom'):
+    with caplog.at_level(logging.INFO, logger='mmdet3dctx.io.dicom'):
         vol = read_dicom_series(study['root'])
     assert vol.metadata['series_uid'] == study['main']
     assert f"reading series {study['main']} (abdomen 1.25 mm, 5 slices)" in caplog.text
