@@ -21,7 +21,7 @@ import infer  # noqa: E402
 def anatomy():
     hu = np.random.default_rng(0).normal(0, 40, size=(5, 64, 64)).astype(np.float32)
     hu[1:4, 20:30, 20:30] += 200  # a bright blob over three slices
-    return hu
+    return np.round(hu)  # whole HU, as DICOM stores them
 
 
 @pytest.fixture(scope='module')
