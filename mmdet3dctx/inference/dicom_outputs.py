@@ -44,13 +44,6 @@ def to_source_mask(mask: np.ndarray, volume: CTVolume) -> np.ndarray:
     return np.ascontiguousarray(m)
 
 
-def _header_of(volume: CTVolume, path: str):
-    for ds in volume.headers:
-        if getattr(ds, 'filename', None) == path:
-            return ds
-    raise KeyError(path)
-
-
 def write_sr(path: str, findings: Sequence[LesionFinding], records: Sequence[dict], volume: CTVolume,
              detector_name: str) -> bool:
     """A Comprehensive 3D SR with a TID 1500 measurement report: one planar ROI measurement group per finding
@@ -63,10 +56,11 @@ def write_sr(path: str, findings: Sequence[LesionFinding], records: Sequence[dic
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
     refs = volume.slice_refs
+    headers = {getattr(ds, 'filename', None): ds for ds in volume.headers}
     groups = []
     for f, rec in zip(findings, records):
         ref = refs[f.key_slice]
-        src = _header_of(volume, ref['file'])
+        src = headers[ref['file']]
         x1, y1, x2, y2 = (float(v) for v in f.box)
         poly = to_source_pixels(np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]), volume)
         source_image = hd.sr.SourceImageForRegion(
@@ -100,34 +94,39 @@ def write_sr(path: str, findings: Sequence[LesionFinding], records: Sequence[dic
 
 def write_seg(path: str, findings: Sequence[LesionFinding], volume: CTVolume, detector_name: str) -> bool:
     """A binary DICOM SEG of the findings' masks: segment ``<id>`` = finding ``<id>`` (where findings overlap
-    the better one wins); only frames with a mask are stored. Returns False (nothing written) without masks."""
+    the better one wins); only frames with a mask are stored, and only the source images with a mask are
+    referenced (all frames of a multi-frame source). Returns False (nothing written) without masks."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
-    from .outputs import label_volume
-    with_mask = [f if f.masks is not None else LesionFinding(slices=[], boxes=np.zeros((0, 4)),
-                                                             scores=np.zeros(0)) for f in findings]
-    labels = label_volume(with_mask, volume)
-    present = sorted(int(v) for v in np.unique(labels) if v)
+    h, w = volume.hu.shape[1:]
+    planes = {}  # slice -> (H, W) finding ids, only the slices with a mask
+    for k in range(len(findings) - 1, -1, -1):  # the better finding painted last wins
+        f = findings[k]
+        for t, z in enumerate(f.slices if f.masks is not None else []):
+            m = f.masks[t]
+            if m is not None and np.any(m):
+                planes.setdefault(z, np.zeros((h, w), np.uint16))[np.asarray(m, bool)] = k + 1
+    present = sorted({int(v) for plane in planes.values() for v in np.flatnonzero(np.bincount(plane.ravel())) if v})
     if not present:
         return False
     refs = volume.slice_refs
-    multi = any(r['frame'] is not None for r in refs)
-    if multi:
+    headers = {getattr(ds, 'filename', None): ds for ds in volume.headers}
+    if any(r['frame'] is not None for r in refs):
         files = {r['file'] for r in refs}
         if len(files) != 1:
             raise ValueError(f'a series of several multi-frame objects ({sorted(files)}) cannot be referenced by one '
                              'SEG')
-        source = [_header_of(volume, refs[0]['file'])]
-        n = int(source[0].NumberOfFrames)
-        arr = np.zeros((n, ) + tuple(to_source_mask(labels[0], volume).shape), np.uint16)
-        for k, r in enumerate(refs):
-            arr[r['frame'] - 1] = to_source_mask(labels[k], volume)
-    else:
-        source = [_header_of(volume, r['file']) for r in refs]
-        arr = np.stack([to_source_mask(labels[k], volume) for k in range(len(refs))])
+        source = [headers[refs[0]['file']]]
+        arr = np.zeros((int(source[0].NumberOfFrames), ) + to_source_mask(np.zeros((h, w)), volume).shape, np.uint16)
+        for z, plane in planes.items():
+            arr[refs[z]['frame'] - 1] = to_source_mask(plane, volume)
+    else:  # the source images with a mask only: the others would be empty frames
+        zs = sorted(planes)
+        source = [headers[refs[z]['file']] for z in zs]
+        arr = np.stack([to_source_mask(planes[z], volume) for z in zs])
     # segments numbered 1..S consecutively as DICOM wants; finding ids in the labels and descriptions
-    lut = np.zeros(int(labels.max()) + 1, np.uint16)
+    lut = np.zeros(len(findings) + 1, np.uint16)
     descriptions = []
     algo = hd.AlgorithmIdentificationSequence(name=detector_name, version=_version(),
                                               family=codes.DCM.ArtificialIntelligence)
