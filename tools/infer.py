@@ -19,6 +19,8 @@ import time
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
+from mmengine.config import DictAction  # noqa: E402
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,6 +42,8 @@ def parse_args(argv=None):
     p.add_argument('--link-iou', type=float, default=0.3, help='IoU linking boxes on consecutive slices')
     p.add_argument('--overwrite', '--force', dest='overwrite', action='store_true',
                    help='replace results already in --out-dir')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override config settings, e.g. model.test_cfg.rcnn.max_per_img=20')
     args = p.parse_args(argv)
     expected = 1 if args.list_series else 3
     if len(args.paths) != expected:
@@ -129,7 +133,11 @@ def main(argv=None):
     from mmengine.utils import ProgressBar
 
     from mmdet3dctx.inference import CTStudyDetector, write_study_outputs
-    detector = CTStudyDetector(config, checkpoint, device=args.device, score_thr=args.score_thr,
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    detector = CTStudyDetector(cfg, checkpoint, device=args.device, score_thr=args.score_thr,
                                batch_size=args.batch, link_iou=args.link_iou)
     bar = ProgressBar(len(slices))
     t0 = time.perf_counter()

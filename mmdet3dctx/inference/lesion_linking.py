@@ -34,7 +34,7 @@ def mask_diameters(mask: np.ndarray, spacing: Tuple[float, float] = (1.0, 1.0)) 
         return 0.0, 0.0
     sy, sx = float(spacing[0]), float(spacing[1])
     pts = np.stack([xs, ys], 1).astype(np.float64)
-    if len(pts) > 2000:  # the hull's points carry the diameters
+    if len(pts) > 64:  # the hull's vertices carry both diameters (the same values, far fewer pairs)
         import cv2
         pts = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
     pts = pts * np.array([sx, sy])

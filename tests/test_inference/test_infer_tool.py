@@ -51,7 +51,8 @@ def test_infer_writes_every_output(study, tmp_path, capsys):
     hd = pytest.importorskip('highdicom')
     out = tmp_path / 'out'
     findings = infer.main([CONFIG, '', study['root'], '--out-dir', str(out), '--score-thr', '0.0', '--batch', '2',
-                           '--slices', '1:4'])
+                           '--slices', '1:4', '--cfg-options', 'model.test_cfg.rcnn.max_per_img=4',
+                           'model.test_cfg.rcnn.mask_thr_binary=0.0'])
     printed = capsys.readouterr().out
     assert f"series {study['uid']} (thin axial), 3 slices to run" in printed
     assert 'slices/s' in printed and 'finding(s) in' in printed
@@ -77,7 +78,8 @@ def test_infer_writes_every_output(study, tmp_path, capsys):
     with pytest.raises(SystemExit, match='already holds findings'):
         infer.main([CONFIG, '', study['root'], '--out-dir', str(out)])
     infer.main([CONFIG, '', study['root'], '--out-dir', str(out), '--slices', '2:3', '--overwrite',
-                '--series', study['thick']])
+                '--series', study['thick'], '--cfg-options', 'model.test_cfg.rcnn.max_per_img=4',
+                'model.test_cfg.rcnn.mask_thr_binary=0.0'])
     assert json.loads((out / 'findings.json').read_text())['study']['series_uid'] == study['thick']
 
 
@@ -94,7 +96,10 @@ def test_same_findings_whatever_the_patient_position_or_format(tmp_path):
     affine[:3, 3] = [100 - 63 * 0.6, 90 - 63 * 0.7, 0.0]
     nib.save(nib.Nifti1Image(np.ascontiguousarray(hu.transpose(2, 1, 0)[::-1, ::-1]), affine),
              str(tmp_path / 'ct.nii.gz'))
-    detector = CTStudyDetector(CONFIG, None, score_thr=0.3, batch_size=5)
+    from mmengine.config import Config
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.test_cfg.rcnn.max_per_img = 5
+    detector = CTStudyDetector(cfg, None, score_thr=0.0, batch_size=5)
     results = []
     for vol in (read_dicom_series(str(tmp_path / 'hfs')), read_dicom_series(str(tmp_path / 'ffp')),
                 read_nifti(str(tmp_path / 'ct.nii.gz'))):
