@@ -341,8 +341,8 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
         info = choose_series(series, series_uid, path, skipped)
     if series_uid is None and len(series) > 1:
         logger.info('%s: reading series %s (%s, %d slices), the axial CT series with the most slices; '
-                       'choose another with --series', path, info.uid, info.description or 'no description',
-                       info.num_slices)
+                    'choose another with --series', path, info.uid, info.description or 'no description',
+                    info.num_slices)
     frames = info.frames
     modality = info.modality
     if modality and modality != 'CT' and not allow_non_ct:
