@@ -10,7 +10,6 @@ import logging
 import os
 import os.path as osp
 import warnings
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 

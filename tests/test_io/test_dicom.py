@@ -1,4 +1,3 @@
-import os
 import os.path as osp
 
 import numpy as np
@@ -6,7 +5,6 @@ import pytest
 
 pydicom = pytest.importorskip('pydicom')
 from pydicom.data import get_testdata_file  # noqa: E402
-from pydicom.uid import generate_uid  # noqa: E402
 
 from mmdet3dctx.io import DicomSeriesError, list_dicom_series, read_dicom_series, write_ct_series  # noqa: E402
 
