@@ -116,3 +116,13 @@ def test_coronal_and_sagittal_acquisitions_refused(tmp_path):
     write_ct_series(str(tmp_path / 'sag'), hu, ipp, orientation=(0, 1, 0, 0, 0, -1))
     with pytest.raises(DicomSeriesError, match='is a sagittal acquisition'):
         read_dicom_series(str(tmp_path / 'sag'))
+
+
+def test_gantry_tilt_named(tmp_path, anatomy):
+    ipp = np.stack([np.full(Z, X0), Y0 + np.arange(Z) * 0.9, Z0 + np.arange(Z) * DZ], 1)  # y drifts 0.9 mm a slice
+    write_ct_series(str(tmp_path / 'tilt'), anatomy, ipp, spacing=(DY, DX))
+    with pytest.warns(UserWarning, match=r'the slices shift by 2.70 mm in plane from .*im000.dcm to .*im003.dcm '
+                                         r'\(gantry tilt\?\)'):
+        vol = read_dicom_series(str(tmp_path / 'tilt'))
+    np.testing.assert_allclose(vol.positions, Z0 + np.arange(Z) * DZ)
+    np.testing.assert_array_equal(vol.hu, anatomy)
