@@ -239,3 +239,20 @@ def test_mixed_image_sizes_named(tmp_path):
     with pytest.raises(DicomSeriesError, match=r'mixes image sizes \(Rows x Columns\): .*a000.dcm has 8x8, .*b000.dcm '
                                                r'has 8x10'):
         read_dicom_series(str(tmp_path / 's'))
+
+
+def test_real_jpeg_extended_files(tmp_path):
+    """pydicom's 12-bit JPEG extended file decodes through the libjpeg plugin; its JPEG-lossy.dcm, whose stream
+    libjpeg refuses, is a clear error naming the file and the transfer syntax."""
+    pytest.importorskip('libjpeg')
+    for src, dst in (('JPGExtended.dcm', 'ext.dcm'), ('JPEG-lossy.dcm', 'lossy.dcm')):
+        ds = pydicom.dcmread(get_testdata_file(src))
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.20'  # secondary capture: NM
+        ds.save_as(str(tmp_path / dst))
+    vol = read_dicom_series(str(tmp_path / 'ext.dcm'), allow_non_ct=True)
+    assert vol.hu.shape == (1, 1024, 256) and 0 <= vol.hu.min() and vol.hu.max() < 4096
+    np.testing.assert_array_equal(vol.hu[0, 420, 140:145], pydicom.dcmread(str(tmp_path / 'ext.dcm')).pixel_array[
+        420, 140:145])
+    with pytest.raises(DicomSeriesError, match=r'lossy.dcm: cannot decode PixelData with transfer syntax JPEG '
+                                               r'Extended \(Process 2 and 4\)'):
+        read_dicom_series(str(tmp_path / 'lossy.dcm'), allow_non_ct=True)
