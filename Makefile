@@ -50,10 +50,10 @@ $(VENV)/.stamp-mmcv: $(VENV)/.stamp-torch requirements/mmcv.txt requirements/run
 	$(PY) -c "import mmcv.ops; from mmcv.ops import nms, RoIAlign; print('mmcv', mmcv.__version__, 'ops ok')"
 	touch $@
 
-$(VENV)/.stamp-project: $(VENV)/.stamp-mmcv requirements/mmdet.txt requirements/tests.txt \
+$(VENV)/.stamp-project: $(VENV)/.stamp-mmcv requirements/mmdet.txt requirements/dicom.txt requirements/tests.txt \
 		requirements/tests-nodeps.txt setup.py
 	$(PIP) install -r requirements/build.txt -r requirements/runtime.txt -r requirements/mmdet.txt \
-		-r requirements/tests.txt
+		-r requirements/dicom.txt -r requirements/tests.txt
 	$(PIP) install --no-deps --no-build-isolation -r requirements/tests-nodeps.txt
 	$(PIP) install --no-build-isolation --no-deps -e .
 	$(PY) -c "import mmdet3dctx, mmdet; print('mmdet', mmdet.__version__, 'mmdet3dctx', mmdet3dctx.__version__)"

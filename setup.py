@@ -32,6 +32,13 @@ INSTALL_REQUIRES = [
     'nibabel>=5.4,<6',
     'matplotlib>=3.10,<4',
     'isal>=1.9,<2',  # fast 16-bit PNG decoding; the loader falls back to zlib without it
+    # DICOM as PACS exports it: compressed pixel data (pydicom's plugins) and the SR/SEG results (highdicom)
+    'pylibjpeg>=2.1,<3',
+    'pylibjpeg-libjpeg>=2.5,<3',
+    'pylibjpeg-openjpeg>=2.6,<3',
+    'pylibjpeg-rle>=2.2,<3',
+    'pyjpegls>=1.5,<2',
+    'highdicom>=0.28,<0.29',
 ]
 EXTRAS_REQUIRE = {
     # TensorBoard as a visualisation backend (docs/get_started.md, "Watching training in TensorBoard")

@@ -1,14 +1,17 @@
 #!/usr/bin/env python
-"""Detect lesions in a CT study: DICOM series, NIfTI volume or DeepLesion series folder in; 3D findings,
-a CSV and PNG overlays out.
+"""Detect lesions in a CT study: a DICOM study folder, a NIfTI volume or a DeepLesion series folder in; findings
+in patient space, a label volume, DICOM SR/SEG and an HTML report out.
 
-    python tools/infer.py CONFIG CKPT INPUT [--out-dir DIR] [--score-thr 0.5|FROC_JSON:FP] [--slices all|A:B]
-                          [--batch 8] [--device cpu]
+    python tools/infer.py CONFIG CKPT STUDY [--out-dir DIR] [--series UID] [--score-thr 0.5|FROC_JSON:FP]
+                          [--slices all|A:B] [--batch 8] [--device cpu] [--overwrite]
+    python tools/infer.py STUDY --list-series
 
-Every axial slice becomes a model input exactly as in training (slice count, interval normalisation and
-window from the config's test pipeline); 2D detections on consecutive slices are linked into 3D candidates.
+STUDY is searched recursively (or through its DICOMDIR); by default the axial CT series with the most slices is
+read. Every slice becomes a model input as in training (slice count, spacing in mm and window from the config's
+test pipeline); 2D detections on consecutive slices are linked into 3D findings. See docs/inference.md.
 """
 import argparse
+import logging
 import os
 import os.path as osp
 import sys
@@ -16,48 +19,77 @@ import time
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
+from mmengine.config import DictAction  # noqa: E402
+
+from mmdet3dctx.evaluation.operating_point import resolve_score_threshold  # noqa: E402
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('config', help='detector config')
-    p.add_argument('checkpoint', help='trained weights (a local .pth)')
-    p.add_argument('input', help='DICOM series folder, NIfTI file (.nii/.nii.gz) or DeepLesion series folder')
-    p.add_argument('--out-dir', default=None, help='where to write findings (default: <input name>_findings)')
-    from mmdet3dctx.evaluation.operating_point import resolve_score_threshold
+    p.add_argument('paths', nargs='+', metavar='CONFIG CKPT STUDY',
+                   help='detector config, trained weights (a local .pth) and the study: a DICOM folder or file, a '
+                   'NIfTI file (.nii/.nii.gz) or a DeepLesion series folder; only STUDY with --list-series')
+    p.add_argument('--list-series', action='store_true', help='list the image series of STUDY and what is skipped')
+    p.add_argument('--out-dir', default=None, help='where to write the results (default: <study name>_findings)')
     p.add_argument('--score-thr', type=resolve_score_threshold, default=0.5, help='minimum score of a 2D detection: '
                    'a number, or FROC_JSON:FP for the threshold that gave FP false positives per image there')
     p.add_argument('--slices', default='all', help="'all' or A:B (volume slice indices, B exclusive)")
     p.add_argument('--batch', type=int, default=8, help='slices per forward pass')
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda:0'")
     p.add_argument('--format', choices=('auto', 'dicom', 'nifti', 'deeplesion'), default='auto')
-    p.add_argument('--series-uid', default=None, help='the series to read from a DICOM folder holding several')
+    p.add_argument('--series', '--series-uid', dest='series', default=None,
+                   help='SeriesInstanceUID of the series to read (default: the axial CT series with most slices)')
     p.add_argument('--spacing', type=float, nargs=3, metavar=('Z', 'Y', 'X'),
                    help='mm spacing of a DeepLesion series folder (or give --dl-info)')
     p.add_argument('--dl-info', default=None, help='DL_info.csv giving a DeepLesion series its spacing')
     p.add_argument('--link-iou', type=float, default=0.3, help='IoU linking boxes on consecutive slices')
-    p.add_argument('--force', action='store_true', help='replace findings already in --out-dir')
-    return p.parse_args(argv)
+    p.add_argument('--overwrite', '--force', dest='overwrite', action='store_true',
+                   help='replace results already in --out-dir')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override config settings, e.g. model.test_cfg.rcnn.max_per_img=20')
+    args = p.parse_args(argv)
+    expected = 1 if args.list_series else 3
+    if len(args.paths) != expected:
+        p.error('give STUDY with --list-series' if args.list_series else 'give CONFIG CKPT STUDY')
+    return args
 
 
-def read_volume(args):
+def input_format(path: str, fmt: str = 'auto') -> str:
+    if fmt != 'auto':
+        return fmt
+    if osp.isfile(path) and (path.endswith('.nii') or path.endswith('.nii.gz')):
+        return 'nifti'
+    if osp.isdir(path) and any(n.endswith('.png') and n[:-4].isdigit() for n in os.listdir(path)):
+        return 'deeplesion'
+    if osp.exists(path):
+        return 'dicom'
+    raise SystemExit(f'error: {path}: no such folder or file (a DICOM folder or file, or a .nii/.nii.gz file)')
+
+
+def read_volume(args, path: str):
     from mmdet3dctx.io import read_deeplesion_series, read_dicom_series, read_nifti
-    path = args.input
-    fmt = args.format
-    if fmt == 'auto':
-        if osp.isfile(path) and (path.endswith('.nii') or path.endswith('.nii.gz')):
-            fmt = 'nifti'
-        elif osp.isdir(path) and any(n.endswith('.png') and n[:-4].isdigit() for n in os.listdir(path)):
-            fmt = 'deeplesion'
-        elif osp.isdir(path):
-            fmt = 'dicom'
-        else:
-            raise SystemExit(f'error: {path}: neither a folder nor a .nii/.nii.gz file')
+    fmt = input_format(path, args.format)
     if fmt == 'nifti':
         return read_nifti(path)
     if fmt == 'deeplesion':
-        return read_deeplesion_series(path, spacing=args.spacing and (args.spacing[0], args.spacing[1], args.spacing[2]),
-                                      dl_info=args.dl_info)
-    return read_dicom_series(path, series_uid=args.series_uid)
+        return read_deeplesion_series(path, spacing=args.spacing and tuple(args.spacing), dl_info=args.dl_info)
+    return read_dicom_series(path, series_uid=args.series)
+
+
+def list_series(path: str) -> None:
+    from mmdet3dctx.io import DicomSeriesError, choose_series, scan_dicom_study
+    series, skipped = scan_dicom_study(path)
+    try:
+        default = choose_series(series, None, path, skipped).uid
+    except DicomSeriesError:
+        default = None
+    print(f'{path}: {len(series)} image series' + ('' if default else ' (no axial CT series to read by default)'))
+    for s in series:
+        print(('* ' if s.uid == default else '  ') + s.summary())
+    for k in skipped:
+        print(f'  skipped {k.path}: {k.reason}')
+    if default:
+        print('* read by default; choose another with --series UID')
 
 
 def parse_slices(spec: str, num_slices: int):
@@ -76,30 +108,57 @@ def parse_slices(spec: str, num_slices: int):
 
 def main(argv=None):
     args = parse_args(argv)
+    logging.basicConfig(format='%(message)s')
+    logging.getLogger('mmdet3dctx').setLevel(logging.INFO)
+    from mmdet3dctx.io import DicomSeriesError
+    if args.list_series:
+        try:
+            return list_series(args.paths[0])
+        except DicomSeriesError as e:
+            raise SystemExit(f'error: {e}')
+    config, checkpoint, study = args.paths
+    out_dir = args.out_dir or osp.basename(osp.normpath(study)).split('.')[0] + '_findings'
+    from mmdet3dctx.inference import existing_outputs
+    existing = existing_outputs(out_dir)
+    if existing and not args.overwrite:
+        raise SystemExit(f'error: {out_dir} already holds findings ({", ".join(existing)}); choose another '
+                         '--out-dir or pass --overwrite')
+    t_start = time.perf_counter()
+    try:
+        volume = read_volume(args, study)
+    except (ValueError, FileNotFoundError) as e:  # DicomSeriesError is a ValueError
+        raise SystemExit(f'error: {e}')
+    t_read = time.perf_counter() - t_start
+    slices = parse_slices(args.slices, volume.num_slices)
+    md = volume.metadata
+    print(f'{volume}: series {md.get("series_uid") or "-"} ({md.get("series_description") or "no description"}), '
+          f'{len(slices)} slices to run')
     from mmengine.utils import ProgressBar
 
-    from mmdet3dctx.inference import CTStudyDetector, write_findings
-    try:
-        volume = read_volume(args)
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f'error: {e}')
-    slices = parse_slices(args.slices, volume.num_slices)
-    out_dir = args.out_dir or osp.basename(osp.normpath(args.input)).split('.')[0] + '_findings'
-    if not args.force and osp.exists(osp.join(out_dir, 'findings.json')):
-        raise SystemExit(f'error: {out_dir} already holds findings; choose another --out-dir or pass --force')
-    print(f'{volume}: {len(slices)} slices to run')
-    detector = CTStudyDetector(args.config, args.checkpoint, device=args.device, score_thr=args.score_thr,
+    from mmdet3dctx.inference import CTStudyDetector, write_study_outputs
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    detector = CTStudyDetector(cfg, checkpoint, device=args.device, score_thr=args.score_thr,
                                batch_size=args.batch, link_iou=args.link_iou)
     bar = ProgressBar(len(slices))
     t0 = time.perf_counter()
     findings = detector(volume, slices, progress=lambda n: [bar.update() for _ in range(n)])
-    elapsed = time.perf_counter() - t0
+    t_detect = time.perf_counter() - t0
     print()
-    write_findings(findings, volume, out_dir, force=args.force)
-    print(f'{len(findings)} finding(s) in {elapsed:.1f} s ({len(slices) / max(elapsed, 1e-9):.1f} slices/s), '
-          f'written to {out_dir}/findings.json, findings.csv and PNG overlays')
+    t0 = time.perf_counter()
+    files = write_study_outputs(findings, volume, out_dir, overwrite=args.overwrite,
+                                detector_name=osp.splitext(osp.basename(config))[0],
+                                extra=dict(config=config, checkpoint=checkpoint, score_thr=args.score_thr,
+                                           slices_run=[slices[0], slices[-1]]))
+    t_write = time.perf_counter() - t0
+    total = time.perf_counter() - t_start
+    print(f'{len(findings)} finding(s) in {total:.1f} s for the study (read {t_read:.1f} s, detect {t_detect:.1f} s, '
+          f'write {t_write:.1f} s): {len(slices) / max(total, 1e-9):.1f} slices/s; written to {out_dir}: '
+          + ', '.join(osp.basename(f) for f in files))
     for k, f in enumerate(findings[:10]):
-        print(f'  #{k}: score {f.score:.3f}, slices {f.slice_range[0]}-{f.slice_range[1]} (key {f.key_slice}), '
+        print(f'  #{k + 1}: score {f.score:.3f}, slices {f.slice_range[0]}-{f.slice_range[1]} (key {f.key_slice}), '
               f'{f.diameters_mm[0]:.1f} x {f.diameters_mm[1]:.1f} mm')
     return findings
 

@@ -58,6 +58,33 @@ def slice_positions(key: int, num_slices: int, slice_interval: Optional[float], 
     return np.clip(pos, first, last)
 
 
+def nearest_existing_slice(index: int, key: int, exists: Callable[[int], bool]) -> int:
+    """The slice that stands in for slice ``index`` when it is missing: ``index`` itself if it exists, else the
+    nearest existing slice towards the key slice (the key slice at the latest).
+
+    The one rule of training (``LoadDeepLesionSlices``, missing PNGs) and inference (DeepLesion volumes with
+    gaps in their numbering).
+    """
+    step = 1 if index < key else -1
+    while index != key:
+        if exists(index):
+            return index
+        index += step
+    return key
+
+
+def input_slice_interval(slice_interval: Optional[float], interval: Optional[float]) -> float:
+    """The spacing (mm) of the stacked input slices: ``slice_interval`` when the series' ``interval`` is a
+    positive number, the series' own interval when ``slice_interval`` is None (adjacent slices), NaN otherwise
+    (a NaN or non-positive ``interval`` repeats the key slice, see :func:`slice_positions`)."""
+    interval = math.nan if interval is None else float(interval)
+    if slice_interval is None:
+        return interval
+    if math.isfinite(interval) and interval > 0:
+        return float(slice_interval)
+    return math.nan
+
+
 def interpolation_plan(positions: Sequence[float], eps: float = 1e-6) -> List[Tuple[int, int, float]]:
     """Linear interpolation of each fractional position between its two neighbouring slices.
 

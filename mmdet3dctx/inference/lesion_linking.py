@@ -34,7 +34,7 @@ def mask_diameters(mask: np.ndarray, spacing: Tuple[float, float] = (1.0, 1.0)) 
         return 0.0, 0.0
     sy, sx = float(spacing[0]), float(spacing[1])
     pts = np.stack([xs, ys], 1).astype(np.float64)
-    if len(pts) > 2000:  # the hull's points carry the diameters
+    if len(pts) > 64:  # the hull's vertices carry both diameters (the same values, far fewer pairs)
         import cv2
         pts = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
     pts = pts * np.array([sx, sy])
@@ -62,7 +62,10 @@ class LesionFinding:
         score (float): the best score.
         diameters_mm (tuple[float, float]): long and short axis on the key slice in mm (from the mask when
             there is one, else from the box: its longer and shorter side).
-        extent_mm (float): length over slices, ``(positions[last] − positions[first]) + slice interval``.
+        extent_mm (float): length over slices, ``(positions[last] − positions[first]) + slice interval``
+            (the slices' real positions).
+        masks (list[np.ndarray], optional): ``(H, W)`` bool mask per linked slice (None where the detector gives
+            none).
     """
     slices: List[int]
     boxes: np.ndarray
@@ -73,6 +76,7 @@ class LesionFinding:
     diameters_mm: Tuple[float, float] = (0.0, 0.0)
     diameters_from: str = 'box'
     extent_mm: float = 0.0
+    masks: Optional[List[Optional[np.ndarray]]] = field(default=None, repr=False)
 
     @property
     def slice_range(self) -> Tuple[int, int]:
@@ -96,13 +100,14 @@ def link_detections(slice_indices: Sequence[int],
                     slice_interval: float = 1.0,
                     iou_thr: float = 0.3,
                     max_gap: int = 1,
-                    min_slices: int = 1) -> List[LesionFinding]:
+                    min_slices: int = 1,
+                    run_ids: Optional[Sequence[int]] = None) -> List[LesionFinding]:
     """Overlap-based tracking of 2D detections across slices into 3D lesion candidates.
 
     Slices are visited in order; each detection joins the track whose last box (at most ``max_gap`` slices
-    back; 1 = consecutive slices only) overlaps it most with IoU ≥ ``iou_thr`` — greedily, best pairs first,
-    one detection per track and slice — or starts a new track. Tracks shorter than ``min_slices`` are dropped.
-    Findings are sorted by score, best first.
+    back; 1 = consecutive slices only; never across a gap between runs of slices) overlaps it most with
+    IoU ≥ ``iou_thr`` — greedily, best pairs first, one detection per track and slice — or starts a new track.
+    Tracks shorter than ``min_slices`` are dropped. Findings are sorted by score, best first.
 
     Args:
         slice_indices (Sequence[int]): the volume index of each processed slice, increasing.
@@ -115,6 +120,8 @@ def link_detections(slice_indices: Sequence[int],
         iou_thr (float): minimum IoU to link two boxes. Default: 0.3.
         max_gap (int): largest slice-index step between linked detections. Default: 1.
         min_slices (int): shortest kept track. Default: 1.
+        run_ids (Sequence[int], optional): the contiguous run (:meth:`~mmdet3dctx.io.CTVolume.run_ids`) of every
+            volume index; detections of different runs are never linked.
 
     Returns:
         list[LesionFinding]
@@ -127,7 +134,8 @@ def link_detections(slice_indices: Sequence[int],
     for t, z in enumerate(slice_indices):
         b = np.asarray(boxes[t], dtype=np.float64).reshape(-1, 4)
         s = np.asarray(scores[t], dtype=np.float64).reshape(-1)
-        open_tracks = [k for k, tr in enumerate(tracks) if 0 < z - tr['slices'][-1] <= max_gap]
+        open_tracks = [k for k, tr in enumerate(tracks) if 0 < z - tr['slices'][-1] <= max_gap
+                       and (run_ids is None or run_ids[tr['slices'][-1]] == run_ids[z])]
         assigned = np.full(len(b), -1)
         if open_tracks and len(b):
             last = np.stack([tracks[k]['boxes'][-1] for k in open_tracks])
@@ -170,6 +178,7 @@ def link_detections(slice_indices: Sequence[int],
         findings.append(LesionFinding(slices=tr['slices'], boxes=np.stack(tr['boxes']), scores=np.array(tr['scores']),
                                       key_slice=tr['slices'][best], box=box, score=tr['scores'][best],
                                       diameters_mm=(float(mm[0]), float(mm[1])), diameters_from=source,
-                                      extent_mm=float(extent)))
+                                      extent_mm=float(extent),
+                                      masks=tr['masks'] if any(m is not None for m in tr['masks']) else None))
     findings.sort(key=lambda f: -f.score)
     return findings

@@ -1,5 +1,6 @@
 """Running a trained lesion detector over every slice of a CT study."""
-from typing import Callable, List, Optional, Sequence, Tuple
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -14,7 +15,8 @@ class CTStudyDetector:
 
     Every key slice gets the input training would have built for it (slice count, interval normalisation and
     window from the config's test pipeline); batches of slices go through the model's ``test_step``; the 2D
-    detections above ``score_thr`` are linked over consecutive slices into :class:`LesionFinding` s.
+    detections above ``score_thr`` are linked over consecutive slices (never across a gap) into
+    :class:`LesionFinding` s.
 
     Args:
         config (str | Config): detector config.
@@ -41,6 +43,8 @@ class CTStudyDetector:
         self.pipeline = Compose(self.pipeline_cfg)
         self.score_thr, self.batch_size, self.link_iou = score_thr, batch_size, link_iou
         self.with_mask = bool(getattr(self.model, 'with_mask', False))
+        #: seconds spent on model inputs, the model and 3D linking by the last call
+        self.timings: Dict[str, float] = {}
 
     def detect_slices(self, volume: CTVolume, slice_ids: Sequence[int],
                       progress: Optional[Callable[[int], None]] = None
@@ -48,9 +52,12 @@ class CTStudyDetector:
         """Per-slice boxes ``(K, 4)``, scores ``(K,)`` and masks ``(K, H, W)`` (or None) in pixel coordinates."""
         from mmengine.dataset import pseudo_collate
         boxes, scores, masks = [], [], []
+        t_inputs = t_model = 0.0
         for start in range(0, len(slice_ids), self.batch_size):
             ids = slice_ids[start:start + self.batch_size]
+            t0 = time.perf_counter()
             data = pseudo_collate([self.pipeline(dict(volume=volume, key_index=int(k))) for k in ids])
+            t1 = time.perf_counter()
             with torch.no_grad():
                 preds = self.model.test_step(data)
             for p in preds:
@@ -60,8 +67,10 @@ class CTStudyDetector:
                 scores.append(inst.scores[keep].cpu().numpy())
                 m = inst.get('masks')
                 masks.append(m[keep].cpu().numpy().astype(bool) if m is not None else None)
+            t_inputs, t_model = t_inputs + t1 - t0, t_model + time.perf_counter() - t1  # results on the CPU
             if progress is not None:
                 progress(len(ids))
+        self.timings = dict(inputs=t_inputs, model=t_model)
         return boxes, scores, masks
 
     def __call__(self, volume: CTVolume, slice_ids: Optional[Sequence[int]] = None,
@@ -69,6 +78,10 @@ class CTStudyDetector:
         """3D lesion candidates of ``volume`` (all slices, or ``slice_ids``), best first."""
         slice_ids = list(range(volume.num_slices)) if slice_ids is None else sorted(slice_ids)
         boxes, scores, masks = self.detect_slices(volume, slice_ids, progress)
-        return link_detections(slice_ids, boxes, scores, masks if self.with_mask else None,
-                               positions=volume.positions, pixel_spacing=volume.spacing[1:],
-                               slice_interval=volume.slice_interval, iou_thr=self.link_iou)
+        t0 = time.perf_counter()
+        found = link_detections(slice_ids, boxes, scores, masks if self.with_mask else None,
+                                positions=volume.positions, pixel_spacing=volume.spacing[1:],
+                                slice_interval=volume.slice_interval, iou_thr=self.link_iou,
+                                run_ids=volume.run_ids())
+        self.timings['linking'] = time.perf_counter() - t0
+        return found

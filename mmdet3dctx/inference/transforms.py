@@ -4,16 +4,17 @@ from typing import Optional, Tuple
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 
-from .volume_slices import volume_slice_input
+from .volume_slices import volume_input_spacing, volume_slice_input
 
 
 @TRANSFORMS.register_module()
 class LoadCTVolumeSlices(BaseTransform):
     """Build the ``(H, W, num_slices)`` input of one key slice of a :class:`~mmdet3dctx.io.CTVolume`.
 
-    The counterpart of ``LoadDeepLesionSlices`` with the same arguments and the same slice positions,
-    interpolation and windowing (:func:`volume_slice_input`), so a model sees at inference what it saw in
-    training. :func:`inference_pipeline` swaps it into a config's test pipeline.
+    The counterpart of ``LoadDeepLesionSlices`` with the same arguments, the same interpolation, windowing and
+    input spacing, the neighbours taken at their positions in mm within the key slice's run
+    (:func:`volume_slice_input`), so a model sees at inference what it saw in training.
+    :func:`inference_pipeline` swaps it into a config's test pipeline.
 
     Required Keys: ``volume`` (CTVolume), ``key_index`` (slice index into the volume).
 
@@ -41,7 +42,7 @@ class LoadCTVolumeSlices(BaseTransform):
         results['img'] = img
         results['img_shape'] = results['ori_shape'] = img.shape[:2]
         results['slice_interval'] = volume.slice_interval
-        results['input_slice_interval'] = self.slice_interval if self.slice_interval else volume.slice_interval
+        results['input_slice_interval'] = volume_input_spacing(volume, self.slice_interval)
         results['key_slice'] = key
         source = volume.metadata.get('directory') or volume.metadata.get('path') or 'volume'
         results['img_path'] = f'{source}#{key}'

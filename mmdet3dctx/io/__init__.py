@@ -1,9 +1,12 @@
-"""Reading CT studies as they come: DICOM series, NIfTI volumes, DeepLesion series folders, into one
-:class:`CTVolume` (HU, ``(Z, H, W)``, spacing in mm)."""
-from .ct_volume import CTVolume
+"""Reading CT studies as they come: DICOM study folders, NIfTI volumes, DeepLesion series folders, into one
+:class:`CTVolume` (HU, ``(Z, H, W)`` in one layout, geometry in LPS mm)."""
+from .ct_volume import GAP_FACTOR, CTVolume
 from .deeplesion_series import read_deeplesion_series
-from .dicom import DicomSeriesError, list_dicom_series, read_dicom_series
-from .nifti import read_nifti
+from .dicom import (DicomSeriesError, SeriesInfo, SkippedFile, choose_series, list_dicom_series, read_dicom_series,
+                    scan_dicom_study)
+from .nifti import read_nifti, volume_to_nifti
+from .synthetic_dicom import write_ct_series
 
-__all__ = ['CTVolume', 'read_dicom_series', 'list_dicom_series', 'DicomSeriesError', 'read_nifti',
-           'read_deeplesion_series']
+__all__ = ['CTVolume', 'GAP_FACTOR', 'read_dicom_series', 'list_dicom_series', 'scan_dicom_study', 'choose_series',
+           'SeriesInfo', 'SkippedFile', 'DicomSeriesError', 'read_nifti', 'volume_to_nifti', 'read_deeplesion_series',
+           'write_ct_series']

@@ -64,3 +64,15 @@ def test_masks_give_diameters_in_mm():
 def test_bad_input():
     with pytest.raises(ValueError, match='increasing'):
         link_detections([2, 1], [np.zeros((0, 4))] * 2, [np.zeros(0)] * 2)
+
+
+def test_never_links_across_a_gap_and_reports_the_real_extent():
+    box = np.array([[10, 10, 20, 20]])
+    boxes, scores = [box] * 4, [np.array([0.9]), np.array([0.8]), np.array([0.7]), np.array([0.6])]
+    positions = np.array([0.0, 2.0, 4.0, 40.0])  # slice 3 lies beyond a gap
+    found = link_detections([0, 1, 2, 3], boxes, scores, positions=positions, slice_interval=2.0,
+                            run_ids=[0, 0, 0, 1])
+    assert [f.slice_range for f in found] == [(0, 2), (3, 3)]
+    assert found[0].extent_mm == pytest.approx(6.0) and found[1].extent_mm == pytest.approx(2.0)
+    joined = link_detections([0, 1, 2, 3], boxes, scores, positions=positions, slice_interval=2.0)
+    assert [f.slice_range for f in joined] == [(0, 3)] and joined[0].extent_mm == pytest.approx(42.0)

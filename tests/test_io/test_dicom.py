@@ -1,4 +1,3 @@
-import os
 import os.path as osp
 
 import numpy as np
@@ -6,39 +5,16 @@ import pytest
 
 pydicom = pytest.importorskip('pydicom')
 from pydicom.data import get_testdata_file  # noqa: E402
-from pydicom.uid import generate_uid  # noqa: E402
 
-from mmdet3dctx.io import DicomSeriesError, list_dicom_series, read_dicom_series  # noqa: E402
+from mmdet3dctx.io import DicomSeriesError, list_dicom_series, read_dicom_series, write_ct_series  # noqa: E402
 
 CT_SMALL = get_testdata_file('CT_small.dcm')
 CT2 = osp.join(osp.dirname(CT_SMALL), 'dicomdirtests', '77654033', 'CT2')
 
 
-def write_series(folder, hu, z_positions, series_uid=None, order=None, slope=1.0, intercept=-1024.0,
-                 spacing=(0.7, 0.6), drop=(), modality='CT', orientation=(1, 0, 0, 0, 1, 0), prefix='im'):
-    """Write a CT series from a ``(Z, H, W)`` HU array with pydicom, files in the given order."""
-    os.makedirs(folder, exist_ok=True)
-    series_uid = series_uid or generate_uid()
-    order = range(len(z_positions)) if order is None else order
-    for k, i in enumerate(order):
-        ds = pydicom.dcmread(CT_SMALL)
-        stored = np.round((hu[i] - intercept) / slope).astype(np.int16)
-        ds.Rows, ds.Columns = stored.shape
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.PixelData = stored.tobytes()
-        ds.SeriesInstanceUID = series_uid
-        ds.SOPInstanceUID = generate_uid()
-        ds.Modality = modality
-        ds.ImagePositionPatient = [-100.0, -90.0, float(z_positions[i])]
-        ds.ImageOrientationPatient = list(orientation)
-        ds.PixelSpacing = list(spacing)
-        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
-        ds.InstanceNumber = i + 1
-        for tag in drop:
-            if tag in ds:
-                delattr(ds, tag)
-        ds.save_as(osp.join(folder, f'{prefix}{k:03d}.dcm'))
-    return series_uid
+def write_series(folder, hu, z_positions, **kwargs):
+    """Write a CT series from a ``(Z, H, W)`` HU array with pydicom (:func:`write_ct_series`)."""
+    return write_ct_series(str(folder), hu, z_positions, **kwargs)
 
 
 def volume(z=5, h=6, w=7):
@@ -58,12 +34,18 @@ def test_real_scanner_file_ct_small(tmp_path):
 
 
 def test_real_series_with_uneven_positions():
-    vol = read_dicom_series(CT2)
+    with pytest.warns(UserWarning, match=r'a gap of 202.50 mm between the slices at -99.48 mm \(.*17106\) and '
+                                         r'103.02 mm \(.*17136\)'):
+        vol = read_dicom_series(CT2)
     assert vol.num_slices == 4
     np.testing.assert_allclose(vol.positions, [-99.48, 103.02, 104.27, 105.52], atol=1e-4)
     assert vol.slice_interval == pytest.approx(1.25, abs=1e-4)  # median step, the outlier gap ignored
     assert vol.uneven_slices
     assert [osp.basename(f) for f in vol.metadata['files']] == ['17106', '17136', '17166', '17196']
+    assert vol.runs() == [(0, 0), (1, 3)] and vol.run_ids().tolist() == [0, 1, 1, 1]
+    np.testing.assert_allclose(vol.origin, [-125.0, -128.1, -99.48], atol=1e-4)
+    np.testing.assert_array_equal(vol.direction, np.eye(3))
+    assert vol.slice_refs[1]['sop_instance_uid'] == str(pydicom.dcmread(osp.join(CT2, '17136')).SOPInstanceUID)
 
 
 def test_shuffled_files_sorted_by_position_and_hu(tmp_path):
@@ -100,10 +82,11 @@ def test_two_series_in_one_folder(tmp_path):
     (tmp_path / 'notes.txt').write_text('not dicom')
     groups = list_dicom_series(str(tmp_path))
     assert sorted(len(v) for v in groups.values()) == [2, 3]
-    with pytest.raises(DicomSeriesError, match='holds 2 series'):
-        read_dicom_series(str(tmp_path))
+    assert read_dicom_series(str(tmp_path)).metadata['series_uid'] == a  # by default the one with most slices
     assert read_dicom_series(str(tmp_path), series_uid=b).num_slices == 2
     assert read_dicom_series(str(tmp_path), series_uid=a).num_slices == 3
+    with pytest.raises(DicomSeriesError, match="no series '1.2.3'"):
+        read_dicom_series(str(tmp_path), series_uid='1.2.3')
 
 
 def test_rejections_name_the_file(tmp_path):
@@ -116,10 +99,10 @@ def test_rejections_name_the_file(tmp_path):
         read_dicom_series(str(tmp_path / 'mix'))
     uid = write_series(tmp_path / 'dup', volume(1), [4.0], prefix='a')
     write_series(tmp_path / 'dup', volume(1), [4.0], series_uid=uid, prefix='b')
-    with pytest.raises(DicomSeriesError, match='same slice position'):
+    with pytest.raises(DicomSeriesError, match=r'a000.dcm and .*b000.dcm lie at the same slice position 4.000 mm'):
         read_dicom_series(str(tmp_path / 'dup'))
     (tmp_path / 'empty').mkdir()
-    with pytest.raises(DicomSeriesError, match='no DICOM files'):
+    with pytest.raises(DicomSeriesError, match='no DICOM image files found'):
         read_dicom_series(str(tmp_path / 'empty'))
 
 

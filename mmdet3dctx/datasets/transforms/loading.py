@@ -9,8 +9,9 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
-from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, decode_hu_png, interpolation_plan,
-                              neighbour_path, slice_positions, stack_windowed_slices)
+from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, decode_hu_png, input_slice_interval,
+                              interpolation_plan, nearest_existing_slice, neighbour_path, slice_positions,
+                              stack_windowed_slices)
 
 
 @TRANSFORMS.register_module()
@@ -116,13 +117,8 @@ class LoadDeepLesionSlices(BaseTransform):
 
     def _resolve(self, key_path: str, key: int, index: int) -> str:
         """Path of slice ``index``, or of the nearest existing slice towards the key slice."""
-        step = 1 if index < key else -1
-        while index != key:
-            path = neighbour_path(key_path, index)
-            if self._exists(path):
-                return path
-            index += step
-        return key_path
+        index = nearest_existing_slice(index, key, lambda i: self._exists(neighbour_path(key_path, i)))
+        return key_path if index == key else neighbour_path(key_path, index)
 
     def transform(self, results: dict) -> dict:
         """Load the slices.
@@ -161,12 +157,7 @@ class LoadDeepLesionSlices(BaseTransform):
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         results['slice_positions'] = [float(p) for p in positions]
-        if self.slice_interval is None:
-            results['input_slice_interval'] = interval
-        elif math.isfinite(interval) and interval > 0:
-            results['input_slice_interval'] = self.slice_interval
-        else:
-            results['input_slice_interval'] = math.nan
+        results['input_slice_interval'] = input_slice_interval(self.slice_interval, interval)
         return results
 
     def __repr__(self) -> str:
