@@ -5,13 +5,11 @@ import torch
 
 pytest.importorskip('mmdet')
 from mmdet.registry import HOOKS, MODELS  # noqa: E402
-from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.registry import OPTIM_WRAPPERS  # noqa: E402
 
 import mmdet3dctx  # noqa: E402,F401
 from tests.test_models.utils import tiny_batch, tiny_model_cfg  # noqa: E402
 
-register_all_modules(init_default_scope=True)
 OPS = ['NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv', 'AlignShiftConv']
 
 

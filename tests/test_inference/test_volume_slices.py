@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mmdet3dctx.datasets.dl_info import load_key_slices
-from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+from mmdet3dctx.testing import make_synthetic_deeplesion
 from mmdet3dctx.inference import volume_slice_input
 from mmdet3dctx.io import CTVolume, read_deeplesion_series
 
