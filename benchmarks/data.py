@@ -38,7 +38,7 @@ from mmengine.registry import init_default_scope
 import mmdet3dctx  # noqa: F401  (registers the plugins)
 from mmdet.registry import DATASETS
 from mmdet3dctx.datasets import png16
-from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+from mmdet3dctx.testing import make_synthetic_deeplesion
 
 CONFIG = osp.join(osp.dirname(__file__), '..', 'configs', 'deeplesion', 'a3d_7slice.py')
 

@@ -3,28 +3,26 @@ DeepLesion tree, tests it and must reach the demo target; the trained model then
 volumes it has never seen, through tools/infer.py's detector with 3D linking."""
 import math
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 
 pytest.importorskip('mmdet')
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
 CONFIG = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')
 
 
 @pytest.fixture(scope='module')
-def demo_run(tmp_path_factory):
-    import demo
+def demo_run(tmp_path_factory, load_tool):
+    demo = load_tool('demo')
     work = str(tmp_path_factory.mktemp('demo'))
     reports = demo.main(['--work-dir', work])
     return work, reports
 
 
 @pytest.mark.slow
-def test_demo_reaches_target(demo_run):
-    import demo
+def test_demo_reaches_target(demo_run, load_tool):
+    demo = load_tool('demo')
     from mmdet3dctx.evaluation.deeplesion_eval import headline
     _, reports = demo_run
     (report, ) = reports.values()
@@ -41,7 +39,7 @@ def _ellipse_box(cx, cy, a, b, theta):
 @pytest.mark.slow
 def test_trained_demo_finds_planted_lesions(demo_run):
     import glob
-    from mmdet3dctx.datasets.synthetic import synthesize_patient
+    from mmdet3dctx.testing import synthesize_patient
     from mmdet3dctx.inference import CTStudyDetector, box_iou
     from mmdet3dctx.io import CTVolume
     from mmengine.config import Config

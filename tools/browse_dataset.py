@@ -9,7 +9,6 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -32,11 +31,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.not_show and not args.output_dir:
         raise SystemExit('error: with --not-show, give --output-dir (or nothing would be seen)')
-    from train import ensure_data, load_config  # data root resolution shared with tools/train.py
-    args.work_dir = None
-    cfg = load_config(args)
-    ensure_data(cfg)
+    from mmdet3dctx.apis import ensure_data, load_config
     from mmdet3dctx.visualization import browse_dataset
+    cfg = load_config(args.config, args.cfg_options)
+    ensure_data(cfg)
     records = browse_dataset(cfg, output_dir=args.output_dir, show=not args.not_show,
                              show_interval=args.show_interval, num_samples=args.num_samples, split=args.split)
     print(f'\n{len(records)} sample(s)' + (f' drawn to {args.output_dir}' if args.output_dir else ''))

@@ -13,10 +13,7 @@ import subprocess
 import sys
 import time
 
-HERE = osp.dirname(osp.abspath(__file__))
-ROOT = osp.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 DEFAULT_CONFIG = 'configs/demo/a3d_7slice_synthetic.py'
 BASELINE_CONFIG = 'configs/demo/nofusion_7slice_synthetic.py'
@@ -36,17 +33,13 @@ def parse_args(argv=None):
 
 def run_one(config: str, work_dir: str, cfg_options=None) -> dict:
     """Train then test ``config`` in this process; returns the FROC report (``froc.json``)."""
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-    from train import build_train_cfg
-    args = argparse.Namespace(config=config, work_dir=work_dir, amp=False, auto_scale_lr=False, resume=None,
-                              cfg_options=cfg_options, launcher='none')
-    cfg = build_train_cfg(args)
+    from mmdet3dctx.apis import build_runner, build_train_cfg
+    cfg = build_train_cfg(config, work_dir=work_dir, cfg_options=cfg_options)
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, dict) and evaluator.get('type') == 'DeepLesionMetric':
         evaluator['out_dir'] = cfg.work_dir
     cfg.experiment_name = f'{osp.splitext(osp.basename(config))[0]}_{time.strftime("%Y%m%d_%H%M%S")}'
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     runner.test()
     with open(osp.join(cfg.work_dir, 'froc.json')) as f:

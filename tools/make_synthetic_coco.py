@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from mmdet3dctx.pretraining.synthetic_coco import make_synthetic_coco
+from mmdet3dctx.testing import make_synthetic_coco
 
 
 def parse_args(argv=None):

@@ -9,7 +9,7 @@ import sys
 import time
 
 from mmdet3dctx.datasets.dl_info import load_key_slices, split_counts
-from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+from mmdet3dctx.testing import make_synthetic_deeplesion
 
 
 def parse_args(argv=None):

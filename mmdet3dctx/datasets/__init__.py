@@ -1,17 +1,15 @@
-"""DeepLesion data: CSV reader, dataset, slice loader, transforms and a synthetic generator.
+"""DeepLesion data: CSV reader, dataset, slice loader and transforms (the synthetic tree: ``mmdet3dctx.testing``).
 
-``dl_info``, ``slice_sampling``, ``recist_masks``, ``deeplesion_coco`` and ``synthetic`` are plain
-Python/NumPy/OpenCV and import without MMDetection; the dataset and the transforms are registered in
-MMDetection's ``DATASETS``/``TRANSFORMS`` when MMDetection is installed.
+``dl_info``, ``slice_sampling``, ``recist_masks`` and ``deeplesion_coco`` are plain Python/NumPy/OpenCV and import
+without MMDetection; the dataset and the transforms are registered in MMDetection's ``DATASETS``/``TRANSFORMS``
+when MMDetection is installed.
 """
-import importlib.util
-
+from .. import HAS_MMDET
 from .dl_info import DLInfoError, load_key_slices, read_dl_info
-from .synthetic import make_synthetic_deeplesion
 
-__all__ = ['DLInfoError', 'load_key_slices', 'read_dl_info', 'make_synthetic_deeplesion']
+__all__ = ['DLInfoError', 'load_key_slices', 'read_dl_info']
 
-if importlib.util.find_spec('mmdet') is not None:
+if HAS_MMDET:
     from .deeplesion import DeepLesionDataset
     from .transforms import LoadDeepLesionSlices, RandomDepthFlip, RandomShiftScaleRotate
 

@@ -3,8 +3,7 @@
 ``froc`` is importable without MMDetection; ``DeepLesionMetric`` registers itself in ``mmdet.registry.METRICS``
 when this package is imported (``import mmdet3dctx`` does it).
 """
-import importlib.util
-
+from .. import HAS_MMDET
 from .deeplesion_eval import dump_report, evaluate_deeplesion, format_froc_table
 from .froc import (DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS, FROCMatch, box_overlaps, froc_curve,
                    interp_sensitivity, match_detections, sensitivity_at_fp)
@@ -16,6 +15,6 @@ __all__ = [
     'dump_report', 'plot_froc'
 ]
 
-if importlib.util.find_spec('mmdet') is not None:
+if HAS_MMDET:
     from .deeplesion_metric import DeepLesionMetric  # noqa: F401  (registers the metric)
     __all__ += ['DeepLesionMetric']

@@ -1,4 +1,5 @@
 """Running a trained detector on CT studies: model inputs from volumes, 3D linking of 2D detections, result files."""
+from .. import HAS_MMDET
 from .lesion_linking import LesionFinding, box_iou, link_detections, mask_diameters
 from .outputs import (OUTPUT_FILES, existing_outputs, finding_lps, finding_records, label_volume, write_findings,
                       write_study_outputs)
@@ -9,12 +10,7 @@ __all__ = ['LesionFinding', 'box_iou', 'link_detections', 'mask_diameters', 'vol
            'physical_plan', 'volume_input_spacing', 'write_findings', 'write_study_outputs', 'write_html_report',
            'render_overlay', 'OUTPUT_FILES', 'existing_outputs', 'finding_lps', 'finding_records', 'label_volume']
 
-try:  # the detector and its transform need MMDetection
-    import mmdet  # noqa: F401
-except ModuleNotFoundError as e:
-    if e.name != 'mmdet':
-        raise
-else:
+if HAS_MMDET:  # the detector and its transform need MMDetection
     from .study_detector import CTStudyDetector
     from .transforms import LoadCTVolumeSlices, inference_pipeline
     __all__ += ['CTStudyDetector', 'LoadCTVolumeSlices', 'inference_pipeline']

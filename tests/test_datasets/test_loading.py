@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from mmdet.registry import TRANSFORMS
-from mmdet3dctx.datasets import DeepLesionDataset, make_synthetic_deeplesion
+from mmdet3dctx.datasets import DeepLesionDataset
 from mmdet3dctx.datasets.slice_sampling import decode_hu_png, interpolation_plan, window_hu
 from mmdet3dctx.datasets.transforms import LoadDeepLesionSlices
+from mmdet3dctx.testing import make_synthetic_deeplesion
 from .helpers import write_constant_series, write_slice
 
 W, H = 40, 24  # non-square: catches (H, W) mix-ups

@@ -4,7 +4,6 @@ import csv
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -14,8 +13,12 @@ from mmdet3dctx.io import read_dicom_series, read_nifti, write_ct_series  # noqa
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import infer  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def infer(load_tool):
+    """The module of tools/infer.py, whose ``main(argv)`` takes the command line a user types."""
+    return load_tool('infer')
 
 
 def anatomy():
@@ -37,7 +40,7 @@ def study(tmp_path_factory):
     return dict(root=str(root), uid=uid, thick=thick)
 
 
-def test_list_series(study, capsys):
+def test_list_series(study, capsys, infer):
     infer.main([study['root'], '--list-series'])
     out = capsys.readouterr().out
     assert f"* {study['uid']}  'thin axial'  CT  axial  5 slice(s)  spacing 2.5 x 0.7 x 0.6 mm" in out
@@ -47,7 +50,7 @@ def test_list_series(study, capsys):
         infer.main([CONFIG, study['root'], '--list-series'])
 
 
-def test_infer_writes_every_output(study, tmp_path, capsys):
+def test_infer_writes_every_output(study, tmp_path, capsys, infer):
     hd = pytest.importorskip('highdicom')
     out = tmp_path / 'out'
     findings = infer.main([CONFIG, '', study['root'], '--out-dir', str(out), '--score-thr', '0.0', '--batch', '2',
@@ -110,7 +113,7 @@ def test_same_findings_whatever_the_patient_position_or_format(tmp_path):
     assert results[0] and results[1] == results[0] and results[2] == results[0]
 
 
-def test_infer_bad_arguments(study, tmp_path):
+def test_infer_bad_arguments(study, tmp_path, infer):
     with pytest.raises(SystemExit, match='--slices 3:9 outside the volume of 5'):
         infer.main([CONFIG, '', study['root'], '--out-dir', str(tmp_path / 'o'), '--slices', '3:9'])
     with pytest.raises(SystemExit, match='missing.dcm: no such folder or file'):

@@ -7,8 +7,8 @@ import pytest
 
 from mmdet3dctx.datasets.dl_info import load_key_slices
 from mmdet3dctx.datasets.slice_sampling import input_slice_interval, nearest_existing_slice
-from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
 from mmdet3dctx.inference import volume_input_plan, volume_input_spacing, volume_slice_input
+from mmdet3dctx.testing import make_synthetic_deeplesion
 from mmdet3dctx.io import CTVolume, read_deeplesion_series
 
 IDENTITY = dict(window=(-2000, 2000), out_range=(-2000, 2000))  # HU in, HU out

@@ -54,7 +54,7 @@ def test_deeplesion_series_folder(tmp_path):
 
 
 def test_deeplesion_series_spacing_from_dl_info(tmp_path):
-    from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+    from mmdet3dctx.testing import make_synthetic_deeplesion
     from mmdet3dctx.datasets.dl_info import read_dl_info
     root = make_synthetic_deeplesion(str(tmp_path / 'dl'), num_patients=2, seed=0, image_size=64)
     row = read_dl_info(f'{root}/DL_info.csv')[0]

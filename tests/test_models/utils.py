@@ -11,26 +11,52 @@ from mmdet.structures.mask import BitmapMasks
 
 DEMO_CONFIG = 'configs/demo/a3d_7slice_synthetic.py'
 
+#: The demo model (``DEMO_CONFIG``) shrunk to seconds per epoch, as ``--cfg-options`` under ``model.``.
+TINY_MODEL_OPTIONS = {
+    'backbone.block_config': (1, 1, 1),
+    'backbone.growth_rate': 8,
+    'backbone.num_init_features': 16,
+    'neck.neck.in_channels': [24, 20, 18],
+    'neck.neck.out_channels': 32,
+    'rpn_head.in_channels': 32,
+    'rpn_head.feat_channels': 32,
+    'roi_head.bbox_roi_extractor.out_channels': 32,
+    'roi_head.mask_roi_extractor.out_channels': 32,
+    'roi_head.bbox_head.in_channels': 32,
+    'roi_head.bbox_head.fc_out_channels': 32,
+    'roi_head.mask_head.in_channels': 32,
+    'roi_head.mask_head.conv_out_channels': 8,
+}
+
+
+def tiny_cfg_options(**extra):
+    """``--cfg-options`` that shrink a demo config's model and train it one epoch (checkpoint each epoch)."""
+    options = {f'model.{k}': v for k, v in TINY_MODEL_OPTIONS.items()}
+    options.update({'train_cfg.max_epochs': 1, 'default_hooks.checkpoint.interval': 1})
+    options.update(extra)
+    return options
+
+
+def tiny_cfg_argv(**extra):
+    """:func:`tiny_cfg_options` as the ``--cfg-options ...`` of a command line."""
+    out = []
+    for k, v in tiny_cfg_options(**extra).items():
+        if isinstance(v, list):
+            v = '[' + ','.join(map(str, v)) + ']'
+        elif isinstance(v, tuple):
+            v = '(' + ','.join(map(str, v)) + ',)'
+        out.append(f'{k}={v}')
+    return ['--cfg-options'] + out
+
 
 def tiny_model_cfg(context_conv=dict(type='A3DConv'), num_slices=3, config=DEMO_CONFIG):
     """The demo model shrunk further, for ``num_slices`` slices."""
-    cfg = Config.fromfile(config)
-    model = copy.deepcopy(cfg.model)
+    cfg = Config(dict(model=copy.deepcopy(Config.fromfile(config).model)))
+    cfg.merge_from_dict({f'model.{k}': v for k, v in TINY_MODEL_OPTIONS.items()})
+    model = cfg.model
     model.backbone.num_slices = num_slices
     model.backbone.context_conv = dict(context_conv)
-    model.backbone.block_config = (1, 1, 1)
-    model.backbone.growth_rate = 8
-    model.backbone.num_init_features = 16
     model.neck.reduction.num_slices = num_slices
-    model.neck.neck.in_channels = [24, 20, 18]
-    model.neck.neck.out_channels = 32
-    model.rpn_head.in_channels = model.rpn_head.feat_channels = 32
-    for key in ('bbox_roi_extractor', 'mask_roi_extractor'):
-        model.roi_head[key].out_channels = 32
-    model.roi_head.bbox_head.in_channels = 32
-    model.roi_head.bbox_head.fc_out_channels = 32
-    model.roi_head.mask_head.in_channels = 32
-    model.roi_head.mask_head.conv_out_channels = 8
     return model
 
 

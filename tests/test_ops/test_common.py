@@ -9,9 +9,14 @@ import torch.nn as nn
 
 from mmdet3dctx.ops import CONTEXT_CONVS, build_context_conv
 
-from .conftest import run_op
-
 EXTRA = {'A3DConv': dict(num_slices=5)}
+
+
+def run_op(op, x, thickness=None):
+    """Call an operator, passing the slice thickness to those that need it."""
+    if getattr(op, 'needs_thickness', False):
+        return op(x, torch.full((x.shape[0], ), 2.0) if thickness is None else thickness)
+    return op(x)
 
 
 def make(name, *args, **kwargs):
@@ -76,7 +81,7 @@ def test_unknown_type():
 
 
 def test_ops_import_without_mmdet():
-    code = ('import sys; sys.modules["mmdet"] = None\n'
+    code = ('import sys; sys.modules.update(mmdet=None, mmengine=None, mmcv=None)  # PyTorch alone\n'
             'import mmdet3dctx, mmdet3dctx.ops as o\n'
             'assert not mmdet3dctx.HAS_MMDET and "A3DConv" in o.CONTEXT_CONVS\n'
             'assert not any(m == "mmdet" or m.startswith("mmdet.") for m in sys.modules if sys.modules[m])')

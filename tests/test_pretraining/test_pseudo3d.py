@@ -2,7 +2,6 @@
 import hashlib
 import json
 import os.path as osp
-import importlib.util
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 from mmdet.registry import DATASETS, MODELS, TRANSFORMS
-from mmdet3dctx.pretraining import make_synthetic_coco
+from mmdet3dctx.testing import make_synthetic_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -85,15 +84,8 @@ def test_synthetic_coco_deterministic_and_valid(tmp_path):
         make_synthetic_coco(str(tmp_path / 'a'), num_train=1, num_val=0)
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_make_synthetic_coco_tool(tmp_path, capsys):
-    tool = _load_tool('make_synthetic_coco')
+def test_make_synthetic_coco_tool(tmp_path, capsys, load_tool):
+    tool = load_tool('make_synthetic_coco')
     argv = ['--out', str(tmp_path), '--num-train', '2', '--num-val', '1', '--image-size', '48']
     assert tool.main(argv) == 0
     assert 'train: 2 images' in capsys.readouterr().out and osp.isfile(tmp_path / 'val2017/000000000003.png')

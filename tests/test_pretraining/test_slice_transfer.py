@@ -1,5 +1,4 @@
 """D' -> D weight transfer: each rule's stated equivalence, whole detectors, the tool."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -14,6 +13,11 @@ from mmdet3dctx.pretraining.slice_transfer import (transfer_a3d_matrix, transfer
 from tests.test_models.utils import tiny_batch, tiny_model_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture
+def tool(load_tool):
+    return load_tool('transfer_weights')
 
 
 def _reduction(num_slices, mode, seed):
@@ -184,21 +188,14 @@ def test_class_specific_layers_reinitialised():
                                src.state_dict()['roi_head.bbox_head.shared_fcs.0.weight'], rtol=0, atol=0)
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location('transfer_weights', osp.join(ROOT, 'tools/transfer_weights.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_transfer_weights_tool(tmp_path, capsys):
+def test_transfer_weights_tool(tmp_path, capsys, tool):
     src = _detector('A3DConv', 3, 0, num_classes=80)
     ckpt = tmp_path / 'coco3.pth'
     torch.save(dict(meta=dict(epoch=1), state_dict=src.state_dict()), ckpt)
     cfg_path = tmp_path / 'tiny_7slice.py'
     Config(dict(model=tiny_model_cfg(dict(type='A3DConv'), num_slices=7))).dump(str(cfg_path))
     out = tmp_path / 'out' / 'a3d7.pth'
-    tool = _tool()
+    tool = tool
     argv = [str(ckpt), '--config', str(cfg_path), '--out', str(out)]
     assert tool.main(argv) == 0
     text = capsys.readouterr().out

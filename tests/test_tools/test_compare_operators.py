@@ -12,7 +12,6 @@ from mmdet3dctx.utils.operator_runs import (ComparisonError, commands, demo_opti
                                             prepare_work_dir, slurm_script, summarize_runs)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')
 CONFIGS = osp.join(ROOT, 'configs', 'deeplesion')
 
@@ -160,9 +159,9 @@ def test_printed_commands_and_slurm_jobs(tmp_path):
         'w/a3d_7slice/seed0/test --cfg-options randomness.seed=0']
 
 
-def test_tool_collects_tables_and_plot(tmp_path, capsys):
+def test_tool_collects_tables_and_plot(tmp_path, capsys, load_tool):
     pytest.importorskip('matplotlib')
-    import compare_operators
+    compare_operators = load_tool('compare_operators')
     work = str(tmp_path / 'cmp')
     runs = plan_runs(['nofusion', 'a3d'], [7], [0, 1], work, config_dir=CONFIGS)
     prepare_work_dir(work, runs)
@@ -193,8 +192,8 @@ def test_tool_collects_tables_and_plot(tmp_path, capsys):
     assert len(lines) == 1 and 'a3d_7slice/seed1' in lines[0] and '--resume' in lines[0]
 
 
-def test_slurm_launcher_writes_jobs(tmp_path, capsys):
-    import compare_operators
+def test_slurm_launcher_writes_jobs(tmp_path, capsys, load_tool):
+    compare_operators = load_tool('compare_operators')
     work = str(tmp_path / 'cmp')
     assert compare_operators.main(['--operators', 'a3d', '--slices', '3', '7', '--work-dir', work,
                                    '--data-root', '/data/DL', '--launcher', 'slurm', '--partition', 'gpu']) == 0
@@ -222,7 +221,7 @@ def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys):
     pytest.importorskip('mmdet')
     import subprocess
 
-    import compare_operators
+    compare_operators = load_tool('compare_operators')
     root = str(tmp_path / 'tree')
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_synthetic_deeplesion.py'), '--out', root,
                     '--num-patients', '8', '--seed', '1', '--image-size', '64'], check=True)

@@ -27,7 +27,7 @@ def run(cmd, **kw):
 
 @pytest.mark.slow
 def test_two_process_gloo_train_then_test(tmp_path):
-    from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+    from mmdet3dctx.testing import make_synthetic_deeplesion
     data = make_synthetic_deeplesion(str(tmp_path / 'data'), num_patients=8, seed=3, image_size=64)
     cfg = tmp_path / 'dist_demo.py'
     cfg.write_text(f'''

@@ -219,7 +219,7 @@ def test_map_column(tree, capsys):
 
 
 def test_on_a_generated_synthetic_tree(tmp_path, capsys):
-    synthetic = pytest.importorskip('mmdet3dctx.datasets.synthetic')
+    synthetic = pytest.importorskip('mmdet3dctx.testing')
     from mmdet3dctx.datasets.dl_info import load_key_slices
     root = synthetic.make_synthetic_deeplesion(str(tmp_path / 'DeepLesion'), num_patients=12, seed=0, image_size=64)
     infos = load_key_slices(osp.join(root, 'DL_info.csv'), split='val')

@@ -1,12 +1,10 @@
 import os.path as osp
-import sys
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
 
 
-def test_backbone_rows_compare_operators(capsys):
-    import get_flops
+def test_backbone_rows_compare_operators(capsys, load_tool):
+    get_flops = load_tool('get_flops')
     rows = get_flops.main(['--backbone', 'DenseNet3D', '--context-conv', 'NoFusionConv', 'A3DConv', 'I3DConv',
                            '--shape', '3', '32', '32'])
     (_, p0, f0, _, _), (_, p1, f1, _, _), (_, p2, f2, _, _) = rows
@@ -17,8 +15,8 @@ def test_backbone_rows_compare_operators(capsys):
     assert 'DenseNet3D A3DConv' in capsys.readouterr().out
 
 
-def test_config_backbone_and_detector(capsys):
-    import get_flops
+def test_config_backbone_and_detector(capsys, load_tool):
+    get_flops = load_tool('get_flops')
     rows = get_flops.main([osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py'), '--shape', '7', '32', '32'])
     (_, bp, bf, dp, df), = rows
     assert 0 < bp < dp and 0 < bf < df

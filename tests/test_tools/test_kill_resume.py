@@ -14,18 +14,18 @@ import torch
 pytest.importorskip('mmdet')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')
-from tests.test_tools.test_train_demo import _opts  # noqa: E402
+from tests.test_models.utils import tiny_cfg_argv  # noqa: E402
 
 
 def train_cmd(work, root, *extra):
     return [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO, '--work-dir', work, *extra] + \
-        _opts({'data_root': root, 'train_cfg.max_epochs': 3, 'train_dataloader.batch_size': 2,
-               'default_hooks.logger.interval': 1, 'default_hooks.checkpoint.max_keep_ckpts': 3})
+        tiny_cfg_argv(**{'data_root': root, 'train_cfg.max_epochs': 3, 'train_dataloader.batch_size': 2,
+                         'default_hooks.logger.interval': 1, 'default_hooks.checkpoint.max_keep_ckpts': 3})
 
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
-    from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
+    from mmdet3dctx.testing import make_synthetic_deeplesion
     root = make_synthetic_deeplesion(str(tmp_path / 'data'), num_patients=8, seed=5, image_size=64)
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     straight = str(tmp_path / 'straight')

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,16 +7,12 @@ import pytest
 
 from mmdet3dctx.datasets.deeplesion_coco import load_coco_key_slices
 from mmdet3dctx.datasets.dl_info import load_key_slices
-from mmdet3dctx.datasets.synthetic import make_synthetic_deeplesion
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'prepare_deeplesion.py')
+from mmdet3dctx.testing import make_synthetic_deeplesion
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location('prepare_deeplesion', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture
+def tool(load_tool):
+    return load_tool('prepare_deeplesion')
 
 
 @pytest.fixture(scope='module')
@@ -30,9 +25,9 @@ def _outputs(root):
 
 
 @pytest.mark.parametrize('method', ['ellipse', 'grabcut'])
-def test_writes_every_split_with_csv_boxes_and_masks_inside(root, tmp_path, method, capsys):
+def test_writes_every_split_with_csv_boxes_and_masks_inside(root, tmp_path, method, capsys, tool):
     out_dir = str(tmp_path / method)
-    assert _tool().main(['--data-root', root, '--masks', method, '--out-dir', out_dir]) == 0
+    assert tool.main(['--data-root', root, '--masks', method, '--out-dir', out_dir]) == 0
     printed = capsys.readouterr().out
     assert 'GrabCut found nothing for' in printed if method == 'grabcut' else 'ellipse' in printed
     csv_infos = load_key_slices(osp.join(root, 'DL_info.csv'), skip_noisy=False)
@@ -57,9 +52,9 @@ def test_writes_every_split_with_csv_boxes_and_masks_inside(root, tmp_path, meth
     assert methods == {'ellipse'} if method == 'ellipse' else 'grabcut' in methods
 
 
-def test_grabcut_count_line_matches_the_json(root, tmp_path, capsys):
+def test_grabcut_count_line_matches_the_json(root, tmp_path, capsys, tool):
     out_dir = str(tmp_path / 'gc')
-    summary = _tool().prepare(root, out_dir=out_dir, masks='grabcut')
+    summary = tool.prepare(root, out_dir=out_dir, masks='grabcut')
     fallbacks = 0
     for path in summary['outputs'].values():
         with open(path) as f:
@@ -68,8 +63,8 @@ def test_grabcut_count_line_matches_the_json(root, tmp_path, capsys):
     assert sum(summary['masks'].values()) == sum(summary['lesions'].values())
 
 
-def test_parallel_workers_give_the_same_files(root, tmp_path):
-    tool = _tool()
+def test_parallel_workers_give_the_same_files(root, tmp_path, tool):
+    tool = tool
     one = tool.prepare(root, out_dir=str(tmp_path / 'w1'), masks='grabcut', workers=1)
     two = tool.prepare(root, out_dir=str(tmp_path / 'w2'), masks='grabcut', workers=2)
     for split in ('train', 'val', 'test'):
@@ -77,8 +72,8 @@ def test_parallel_workers_give_the_same_files(root, tmp_path):
             assert f1.read() == f2.read()
 
 
-def test_never_overwrites_without_force(root, tmp_path, capsys):
-    tool = _tool()
+def test_never_overwrites_without_force(root, tmp_path, capsys, tool):
+    tool = tool
     out_dir = str(tmp_path / 'o')
     os.makedirs(out_dir)
     user_file = osp.join(out_dir, 'deeplesion_val.json')
@@ -93,16 +88,16 @@ def test_never_overwrites_without_force(root, tmp_path, capsys):
     assert load_coco_key_slices(user_file)
 
 
-def test_default_output_folder(root):
-    assert _tool().main(['--data-root', root, '--masks', 'ellipse']) == 0
+def test_default_output_folder(root, tool):
+    assert tool.main(['--data-root', root, '--masks', 'ellipse']) == 0
     for path in _outputs(root).values():
         assert osp.isfile(path)
 
 
-def test_missing_key_slice_names_the_row(tmp_path, capsys):
+def test_missing_key_slice_names_the_row(tmp_path, capsys, tool):
     root = make_synthetic_deeplesion(str(tmp_path / 'dl'), num_patients=2, seed=0, image_size=64)
     info = load_key_slices(osp.join(root, 'DL_info.csv'))[0]
     os.remove(osp.join(root, info['img_path']))
-    assert _tool().main(['--data-root', root, '--masks', 'grabcut']) == 1
+    assert tool.main(['--data-root', root, '--masks', 'grabcut']) == 1
     err = capsys.readouterr().err
     assert f'row {info["rows"][0]} ({info["file_name"]}): key slice PNG not found' in err

@@ -1,6 +1,5 @@
 """tools/browse_dataset.py and mmdet3dctx.visualization.browse_dataset on a small synthetic tree: one PNG per
 sample, the ground-truth boxes drawn at the lesions' pixels of DL_info.csv."""
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -19,16 +18,8 @@ CONFIG = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')
 TITLE, GAP, SIZE, SLICES = 14, 4, 128, 7
 
 
-def load_tool(name):
-    path = osp.join(ROOT, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'tools_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
-def tree(tmp_path_factory):
+def tree(tmp_path_factory, load_tool):
     out = str(tmp_path_factory.mktemp('tree') / 'dl')
     assert load_tool('make_synthetic_deeplesion').main(
         ['--out', out, '--num-patients', '4', '--seed', '3', '--image-size', str(SIZE)]) == 0
@@ -75,7 +66,7 @@ def test_boxes_drawn_at_the_lesions_of_dl_info(tree, tmp_path):
         assert key[y1 + 2:y2 - 1, x1 + 2:x2 - 1].std() > 0
 
 
-def test_tool_runs_the_train_pipeline(tree, tmp_path):
+def test_tool_runs_the_train_pipeline(tree, tmp_path, load_tool):
     tool = load_tool('browse_dataset')
     out = tmp_path / 'browse'
     records = tool.main([CONFIG, '--output-dir', str(out), '--not-show', '--num-samples', '3',

@@ -1,5 +1,4 @@
 """Mask R-CNN over a 3D-context backbone, passing each sample's slice interval to the backbone."""
-import contextlib
 import copy
 import inspect
 import math
@@ -23,6 +22,9 @@ class ContextMaskRCNN(MaskRCNN):
     ``slice_interval``) and handed to the backbone explicitly as ``backbone(x, thickness=...)`` when its
     ``forward`` accepts it (thickness-aware operators such as AlignShift). Missing or non-finite intervals (a
     repeated key slice) take ``default_thickness``. No global state: the value travels with the call.
+    ``_forward``, ``loss`` and ``predict`` feed the RPN and the RoI head from :meth:`extract_rpn_roi_feat`, the one
+    method subclasses override to give the two stages different maps. Mixed precision is the runner's
+    (``CPUAutocastOptimWrapper``, ``Float32HeadsHook``), not the detector's.
 
     Args:
         backbone (dict): Backbone config (e.g. :class:`DenseNet3D`).
@@ -86,42 +88,38 @@ class ContextMaskRCNN(MaskRCNN):
             x = self.neck(x)
         return x
 
-    def _feats(self, batch_inputs: Tensor, batch_data_samples: Optional[SampleList]) -> Tuple[Tensor, ...]:
-        x = self.extract_feat(batch_inputs, self.get_thickness(batch_data_samples, batch_inputs.device))
-        if batch_inputs.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
-            x = tuple(f.float() for f in x)  # the heads run in float32 on CPU, see _heads_context
-        return x
+    def extract_rpn_roi_feat(self, batch_inputs: Tensor, thickness: Optional[Tensor] = None
+                             ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
+        """The RPN's and the RoI head's feature pyramids: here both are :meth:`extract_feat`'s (subclasses such as
+        :class:`KeyGroupRPNMaskRCNN` give the RPN other maps).
 
-    @staticmethod
-    def _heads_context(x: Tuple[Tensor, ...]):
-        """CPU bf16 autocast (``--amp`` on CPU) covers backbone and neck only: MMCV's CPU NMS and RoIAlign take
-        float32, so the heads run with autocast off. GPU autocast is left as it is."""
-        if x[0].device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
-            return torch.autocast('cpu', enabled=False)
-        return contextlib.nullcontext()
+        Args:
+            batch_inputs (Tensor): ``(N, 1, D, H, W)``.
+            thickness (Tensor, optional): ``(N,)`` slice intervals in mm.
 
-    def _rpn_results(self, x, batch_data_samples: SampleList):
+        Returns:
+            tuple: ``(rpn_x, roi_x)``, each a tuple of ``(N, C, H/s, W/s)`` neck maps.
+        """
+        x = self.extract_feat(batch_inputs, thickness)
+        return x, x
+
+    def _rpn_roi_feats(self, batch_inputs: Tensor, batch_data_samples: Optional[SampleList]):
+        return self.extract_rpn_roi_feat(batch_inputs, self.get_thickness(batch_data_samples, batch_inputs.device))
+
+    def _rpn_results(self, rpn_x: Tuple[Tensor, ...], batch_data_samples: SampleList) -> list:
         if self.with_rpn:
-            return self.rpn_head.predict(x, batch_data_samples, rescale=False)
+            return self.rpn_head.predict(rpn_x, batch_data_samples, rescale=False)
         return [data_sample.proposals for data_sample in batch_data_samples]
 
     def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> tuple:
         """Network forward without post-processing (as ``TwoStageDetector._forward``)."""
-        x = self._feats(batch_inputs, batch_data_samples)
-        with self._heads_context(x):
-            rpn_results_list = self._rpn_results(x, batch_data_samples)
-            return (self.roi_head.forward(x, rpn_results_list, batch_data_samples), )
+        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
+        rpn_results_list = self._rpn_results(rpn_x, batch_data_samples)
+        return (self.roi_head.forward(x, rpn_results_list, batch_data_samples), )
 
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
-        """Losses of RPN and RoI heads (as ``TwoStageDetector.loss``)."""
-        x = self._feats(batch_inputs, batch_data_samples)
-        with self._heads_context(x):
-            return self._head_losses(x, batch_data_samples)
-
-    def _head_losses(self, x: Tuple[Tensor, ...], batch_data_samples: SampleList,
-                     rpn_x: Optional[Tuple[Tensor, ...]] = None) -> dict:
-        """RPN losses on ``rpn_x`` (default: ``x``) and RoI-head losses on ``x``."""
-        rpn_x = x if rpn_x is None else rpn_x
+        """Losses of the RPN (on the RPN's maps) and the RoI head (as ``TwoStageDetector.loss``)."""
+        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
         losses = dict()
         if self.with_rpn:
             proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
@@ -141,8 +139,7 @@ class ContextMaskRCNN(MaskRCNN):
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
         """Detections (and masks) per sample (as ``TwoStageDetector.predict``)."""
-        x = self._feats(batch_inputs, batch_data_samples)
-        with self._heads_context(x):
-            rpn_results_list = self._rpn_results(x, batch_data_samples)
-            results_list = self.roi_head.predict(x, rpn_results_list, batch_data_samples, rescale=rescale)
+        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
+        rpn_results_list = self._rpn_results(rpn_x, batch_data_samples)
+        results_list = self.roi_head.predict(x, rpn_results_list, batch_data_samples, rescale=rescale)
         return self.add_pred_to_datasample(batch_data_samples, results_list)

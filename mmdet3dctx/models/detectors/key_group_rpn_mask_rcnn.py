@@ -2,11 +2,9 @@
 import inspect
 from typing import Optional, Tuple
 
-import torch
 from torch import Tensor
 
 from mmdet.registry import MODELS
-from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from .context_mask_rcnn import ContextMaskRCNN
 
@@ -21,7 +19,8 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
     ``rpn_on_key_group=True`` the backbone (e.g. :class:`ThickenedResNet` with ``fusion='3dce'``) is called as
     ``backbone(x, return_key_group=True)`` and returns ``(fused, key_group)``; the neck (one module, shared
     weights) runs on each, the key group's pyramid feeds ``rpn_head`` and the fused pyramid ``roi_head``, in
-    ``loss``, ``predict`` and ``_forward`` alike. ``extract_feat`` keeps returning the fused pyramid. With
+    ``loss``, ``predict`` and ``_forward`` alike (those of :class:`ContextMaskRCNN`; this class only overrides
+    :meth:`extract_rpn_roi_feat`). ``extract_feat`` keeps returning the fused pyramid. With
     ``rpn_on_key_group=False`` the detector is exactly :class:`ContextMaskRCNN` (both heads on the fused maps).
 
     Args:
@@ -85,39 +84,9 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
             group alone when ``rpn_on_key_group`` (else it is ``roi_x`` itself).
         """
         if not self.rpn_on_key_group:
-            x = self.extract_feat(batch_inputs, thickness)
-            return x, x
+            return super().extract_rpn_roi_feat(batch_inputs, thickness)
         kwargs = dict(thickness=thickness) if self.backbone_takes_thickness else {}
         fused, key = self.backbone(batch_inputs, return_key_group=True, **kwargs)
         if self.with_neck:
             fused, key = self.neck(fused), self.neck(key)
         return tuple(key), tuple(fused)
-
-    def _rpn_roi_feats(self, batch_inputs: Tensor, batch_data_samples: Optional[SampleList]):
-        rpn_x, x = self.extract_rpn_roi_feat(batch_inputs,
-                                             self.get_thickness(batch_data_samples, batch_inputs.device))
-        if batch_inputs.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
-            # the heads run in float32 on CPU, see ContextMaskRCNN._heads_context
-            rpn_x, x = tuple(f.float() for f in rpn_x), tuple(f.float() for f in x)
-        return rpn_x, x
-
-    def _forward(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> tuple:
-        """Network forward without post-processing: RPN on ``rpn_x``, RoI head on the fused maps."""
-        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
-        with self._heads_context(x):
-            rpn_results_list = self._rpn_results(rpn_x, batch_data_samples)
-            return (self.roi_head.forward(x, rpn_results_list, batch_data_samples), )
-
-    def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> dict:
-        """RPN losses on the key group's maps, RoI-head losses on the fused maps."""
-        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
-        with self._heads_context(x):
-            return self._head_losses(x, batch_data_samples, rpn_x=rpn_x)
-
-    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList, rescale: bool = True) -> SampleList:
-        """Proposals from the key group's maps, detections from the fused maps."""
-        rpn_x, x = self._rpn_roi_feats(batch_inputs, batch_data_samples)
-        with self._heads_context(x):
-            rpn_results_list = self._rpn_results(rpn_x, batch_data_samples)
-            results_list = self.roi_head.predict(x, rpn_results_list, batch_data_samples, rescale=rescale)
-        return self.add_pred_to_datasample(batch_data_samples, results_list)

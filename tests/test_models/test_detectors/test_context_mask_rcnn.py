@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from mmdet3dctx.engine import cpu_autocast
 from mmdet3dctx.models import DenseNet3D
 from ..utils import build, tiny_batch, tiny_model_cfg
 
@@ -60,15 +61,16 @@ def test_backbone_type():
 
 
 def test_cpu_bf16_autocast_runs_backbone_in_bf16_heads_in_fp32():
+    """The precision policy of ``--amp`` on CPU (``mmdet3dctx.engine.cpu_autocast``) on the detector."""
     model = build(tiny_model_cfg())
     model.train()
     inputs, samples = tiny_batch(model)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
+    with cpu_autocast(model):
         assert model.extract_feat(inputs)[0].dtype == torch.bfloat16
         losses = model.loss(inputs, samples)  # MMCV's CPU NMS/RoIAlign need float32 heads
     assert losses['loss_cls'].dtype == torch.float32 and torch.isfinite(losses['loss_cls'])
     model.eval()
     inputs, samples = tiny_batch(model, training=False)
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+    with torch.no_grad(), cpu_autocast(model):
         results = model.predict(inputs, samples)
     assert results[0].pred_instances.bboxes.dtype == torch.float32

@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 
 from mmdet.models.backbones import ResNet
+from mmdet3dctx.engine import cpu_autocast
 from mmdet3dctx.models import ContextMaskRCNN, KeyGroupRPNMaskRCNN
 from ..utils import build, tiny_batch, tiny_model_cfg
 
@@ -153,7 +154,7 @@ def test_training_step_and_prediction_of_the_3dce_demo_config():
     pred = results[0].pred_instances
     assert pred.bboxes.shape[1] == 4 and pred.scores.shape[0] == pred.bboxes.shape[0] <= 50
     assert torch.isfinite(pred.bboxes).all() and len(raw) == 1
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):  # --amp on CPU: heads in float32
+    with torch.no_grad(), cpu_autocast(model):  # --amp on CPU: heads in float32
         results = model.predict(inputs, samples)
     assert results[0].pred_instances.bboxes.dtype == torch.float32
 

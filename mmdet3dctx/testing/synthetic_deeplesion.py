@@ -27,7 +27,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from .dl_info import DL_INFO_COLUMNS
+from mmdet3dctx.datasets.dl_info import DL_INFO_COLUMNS
 
 #: Slice intervals (mm) drawn for the series, with their probabilities.
 SLICE_INTERVALS = (0.625, 1.0, 1.25, 2.0, 2.5, 3.0, 5.0)

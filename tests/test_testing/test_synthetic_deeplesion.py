@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mmdet3dctx.datasets.dl_info import DL_INFO_COLUMNS, load_key_slices, read_dl_info, split_counts
-from mmdet3dctx.datasets.synthetic import (NoiseModel, ct_noise, make_synthetic_deeplesion, paint_ellipse,
-                                           synthesize_patient)
+from mmdet3dctx.testing.synthetic_deeplesion import (NoiseModel, ct_noise, make_synthetic_deeplesion, paint_ellipse,
+                                                     synthesize_patient)
 
 
 @pytest.fixture(scope='module')

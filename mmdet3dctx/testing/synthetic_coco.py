@@ -6,7 +6,6 @@ from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
 #: COCO 2017 category ids (1-90 with gaps) and names, in MMDetection's ``CocoDataset`` class order
 COCO_CATEGORIES: List[Tuple[int, str]] = list(
@@ -59,6 +58,7 @@ def _shape_polygon(rng: np.random.Generator, kind: str, cx: float, cy: float, r:
 
 def make_synthetic_image(rng: np.random.Generator, size: int, max_shapes: int = 4) -> Tuple[np.ndarray, list]:
     """One BGR image and its instances ``[(category name, polygon (K, 2), binary mask)]`` (no overlaps)."""
+    from pycocotools import mask as mask_utils  # here, so the DeepLesion generator needs no pycocotools
     img = _texture(rng, size)
     taken = np.zeros((size, size), bool)
     instances = []

@@ -1,0 +1,47 @@
+"""Fixtures shared by every test directory: a fixed torch seed, MMDetection's registry scope, the tools."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+
+import mmdet3dctx
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def _mmdet_registries():
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope(request):
+    """Build from MMDetection's registries (nested heads, data preprocessors, transforms) as configs and a Runner
+    with ``default_scope='mmdet'`` do; nothing where MMDetection is not installed."""
+    if not mmdet3dctx.HAS_MMDET:
+        return
+    request.getfixturevalue('_mmdet_registries')
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+
+
+def _load_tool(name: str):
+    path = osp.join(ROOT, 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'tools_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def load_tool():
+    """``load_tool('train')``: the module of ``tools/train.py``, loaded from its file (tools are scripts, not a
+    package), e.g. to call its ``main(argv)`` with the command line a user types."""
+    return _load_tool
