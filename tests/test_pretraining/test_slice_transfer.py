@@ -216,7 +216,7 @@ def test_transfer_weights_tool(tmp_path, capsys, tool):
     assert 'not found' in capsys.readouterr().err
 
 
-def test_transfer_weights_tool_ignores_the_targets_2d_weights(tmp_path, monkeypatch, capsys):
+def test_transfer_weights_tool_ignores_the_targets_2d_weights(tmp_path, monkeypatch, capsys, tool):
     """A target config that starts from published 2D weights (as the paper configs do): every backbone tensor
     comes from the source, so nothing is fetched (the download here would fail)."""
     def offline(url, *args, **kwargs):
@@ -233,7 +233,7 @@ def test_transfer_weights_tool_ignores_the_targets_2d_weights(tmp_path, monkeypa
     cfg_path = tmp_path / 'tiny_7slice_imagenet.py'
     Config(dict(model=cfg)).dump(str(cfg_path))
     out = tmp_path / 'a3d7.pth'
-    assert _tool().main([str(ckpt), '--config', str(cfg_path), '--out', str(out)]) == 0
+    assert tool.main([str(ckpt), '--config', str(cfg_path), '--out', str(out)]) == 0
     saved = torch.load(out, weights_only=True)['state_dict']
     torch.testing.assert_close(saved['backbone.conv0.weight'], src.state_dict()['backbone.conv0.weight'], rtol=0,
                                atol=0)
@@ -260,7 +260,7 @@ def test_mp3d_gtm_detector_3_to_9_slices():
     dst.load_state_dict(sd, strict=True)
 
 
-def test_mp3d_paper_chain_from_the_coco_pretraining_config(tmp_path, capsys):
+def test_mp3d_paper_chain_from_the_coco_pretraining_config(tmp_path, capsys, tool):
     """configs/pretrain/mp3d63_coco_pseudo3d.py -> tools/transfer_weights.py -> the checkpoint that
     configs/deeplesion/mp3d63_9slice.py loads (``load_from``), at depth 18 for speed: the GTM weights go from 3 to
     9 slices, the 80-class layers are re-initialised, the mask head (pretraining only) is left out."""
@@ -276,7 +276,7 @@ def test_mp3d_paper_chain_from_the_coco_pretraining_config(tmp_path, capsys):
     out = tmp_path / 'checkpoints' / 'mp3d63_9slice_from_coco.pth'
     assert lesion.load_from == 'checkpoints/mp3d63_9slice_from_coco.pth'
     argv = [str(ckpt), '--config', lesion_path, '--out', str(out), '--cfg-options', 'model.backbone.depth=18']
-    assert _tool().main(argv) == 0
+    assert tool.main(argv) == 0
     assert 'gtm, center: 3 -> 9 slices' in capsys.readouterr().out
     saved = torch.load(out, weights_only=True)['state_dict']
     lesion.model.backbone.depth = 18

@@ -215,7 +215,7 @@ TINY_OPTIONS = [
 
 
 @pytest.mark.slow
-def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys):
+def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys, load_tool):
     """Two operators at 3 slices (the demo model's slice count changed by options), one seed, one epoch of the
     shrunk demo model on 64 px slices."""
     pytest.importorskip('mmdet')
