@@ -252,8 +252,8 @@ def test_agrees_with_the_loop_on_a_large_realistic_case():
 
 
 @pytest.mark.slow
-def test_identical_and_over_ten_times_faster_than_the_loop_at_deeplesion_scale():
-    import time
+def test_identical_to_the_loop_at_deeplesion_scale():
+    """Bit-equal curves at the test split's size; the speed-up is measured by benchmarks/froc.py, not here."""
     rng = np.random.default_rng(1)
     dets, gts = [], []
     for _ in range(3000):
@@ -264,16 +264,9 @@ def test_identical_and_over_ten_times_faster_than_the_loop_at_deeplesion_scale()
         xy = rng.uniform(0, 480, size=(15 - m, 2))
         boxes = np.concatenate([gts[-1] + rng.normal(0, 3, size=(m, 4)), np.concatenate([xy, xy + 30], axis=1)])
         dets.append(np.concatenate([boxes, rng.random((15, 1))], axis=1))
-    best = {'vec': np.inf, 'loop': np.inf}
-    for _ in range(3):  # alternately, best of three
-        t0 = time.perf_counter()
-        sens, fp = froc_curve(dets, gts)
-        best['vec'] = min(best['vec'], time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        sens_ref, fp_ref = froc_curve_loop(dets, gts)
-        best['loop'] = min(best['loop'], time.perf_counter() - t0)
+    sens, fp = froc_curve(dets, gts)
+    sens_ref, fp_ref = froc_curve_loop(dets, gts)
     assert sens.tolist() == sens_ref and fp.tolist() == fp_ref
-    assert best['loop'] / best['vec'] >= 10, best
 
 
 def test_operating_points_on_the_walk():
