@@ -25,7 +25,7 @@ ROOT = osp.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from mmdet3dctx.evaluation.operator_comparison import OPERATORS  # noqa: E402
-from mmdet3dctx.utils.operator_runs import (ComparisonError, commands, execute, plan_runs,  # noqa: E402
+from mmdet3dctx.apis.operator_runs import (ComparisonError, commands, execute, plan_runs,  # noqa: E402
                                             prepare_work_dir, slurm_script, summarize_runs)
 
 

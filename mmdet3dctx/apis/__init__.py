@@ -1,5 +1,6 @@
 """The tools' entry points as functions: ``run_train``, ``run_test`` and the config preparation they share (data
-root, mixed precision, launcher). ``tools/train.py`` and ``tools/test.py`` are argument parsers over them."""
+root, mixed precision, launcher). ``tools/train.py`` and ``tools/test.py`` are argument parsers over them;
+``operator_runs`` plans and runs the trainings and tests of ``tools/compare_operators.py``."""
 from .data_root import MISSING_DATA_HELP, dataset_cfgs, ensure_data, set_data_root
 from .test import build_test_cfg, print_froc, run_test
 from .train import (build_runner, build_train_cfg, fix_amp_without_gpu, load_config, run_train, setup_amp,

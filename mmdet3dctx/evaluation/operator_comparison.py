@@ -4,7 +4,7 @@ Input: the FROC reports (``froc.json``) of runs keyed by ``(operator, num_slices
 and slice count the sensitivity (%) at 0.5, 1, 2, 4, 8 and 16 FPs per image and the average over 0.5-4, as
 mean ± sample standard deviation over seeds, the published figures next to them, and the difference to no
 fusion paired by seed. Nothing here trains: ``tools/compare_operators.py`` runs the detectors
-(:mod:`mmdet3dctx.utils.operator_runs`) and hands their reports to these functions.
+(:mod:`mmdet3dctx.apis.operator_runs`) and hands their reports to these functions.
 """
 import json
 from collections import OrderedDict

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from mmdet3dctx.evaluation.deeplesion_eval import dump_report
-from mmdet3dctx.utils.operator_runs import (ComparisonError, commands, demo_options, execute, plan_runs,
+from mmdet3dctx.apis.operator_runs import (ComparisonError, commands, demo_options, execute, plan_runs,
                                             prepare_work_dir, slurm_script, summarize_runs)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
