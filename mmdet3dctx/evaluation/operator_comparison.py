@@ -12,18 +12,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmdet3dctx.ops import CONTEXT_CONVS
 from .deeplesion_eval import avg_json_key, avg_key
 
-#: Operator short name (command line, config file prefix) -> (name in the tables, registered operator type).
-OPERATORS = OrderedDict([
-    ('nofusion', ('No fusion', 'NoFusionConv')),
-    ('i3d', ('I3D', 'I3DConv')),
-    ('p3d', ('P3D', 'P3DConv')),
-    ('acs', ('ACS', 'ACSConv')),
-    ('tsm', ('TSM shift', 'TSMConv')),
-    ('alignshift', ('AlignShift', 'AlignShiftConv')),
-    ('a3d', ('A3D', 'A3DConv')),
-])
+#: The operators of the paper's Table 2 in its row order: short name (command line, config file prefix) and name
+#: in the tables. The registered type is the operator of ``mmdet3dctx.ops.CONTEXT_CONVS`` whose name it shortens.
+TABLE2_ROWS = (('nofusion', 'No fusion'), ('i3d', 'I3D'), ('p3d', 'P3D'), ('acs', 'ACS'), ('tsm', 'TSM shift'),
+               ('alignshift', 'AlignShift'), ('a3d', 'A3D'))
+#: Operator short name -> (name in the tables, registered operator type).
+OPERATORS = OrderedDict((short, (label, next(t for t in CONTEXT_CONVS if t[:-len('Conv')].lower() == short)))
+                        for short, label in TABLE2_ROWS)
 #: The operator every other one is compared with, seed by seed.
 BASELINE = 'nofusion'
 
