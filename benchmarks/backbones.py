@@ -18,7 +18,6 @@ Usage: python benchmarks/backbones.py [--shape 7 256 256] [--rounds 5] [--batch 
 """
 import argparse
 import json
-import os
 import os.path as osp
 import resource
 import statistics

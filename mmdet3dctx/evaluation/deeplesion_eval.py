@@ -19,7 +19,7 @@ import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 

@@ -5,7 +5,6 @@ import os
 import os.path as osp
 import socket
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip('torch')

@@ -9,7 +9,7 @@ import pytest
 
 from mmdet3dctx.evaluation.deeplesion_eval import dump_report
 from mmdet3dctx.apis.operator_runs import (ComparisonError, commands, demo_options, execute, plan_runs,
-                                            prepare_work_dir, slurm_script, summarize_runs)
+                                            prepare_work_dir, slurm_script)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')

@@ -7,7 +7,6 @@ import pickle
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

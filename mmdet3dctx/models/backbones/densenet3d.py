@@ -11,7 +11,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
-from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmdet.utils import ConfigType, OptMultiConfig
 from ._utils import COMMON_PREFIXES, call_conv, context_conv_cfg, needs_thickness, strip_prefixes
 
 # torchvision's published densenet121-a639ec97.pth: ``denselayerN.norm.1.weight`` for today's ``norm1.weight``
