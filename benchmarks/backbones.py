@@ -77,8 +77,8 @@ def train_mode(model):
     return model
 
 
-def step(model, x, thickness):
-    outs = model(x, thickness) if getattr(model, 'with_thickness', False) else model(x)
+def step(model, x, input_slice_interval):
+    outs = model(x, input_slice_interval) if getattr(model, 'with_input_slice_interval', False) else model(x)
     sum(o.float().mean() for o in outs).backward()
     model.zero_grad(set_to_none=True)
 
@@ -87,9 +87,9 @@ def memory_child(op: str, shape, batch: int) -> None:
     """In a subprocess: print the growth of the peak RSS (MiB) during one forward+backward."""
     model = train_mode(build(op, shape[0]))
     x = torch.randn(batch, 1, row_slices(op, shape[0]), *shape[1:])
-    thickness = torch.full((batch, ), 2.0)
+    input_slice_interval = torch.full((batch, ), 2.0)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    step(model, x, thickness)
+    step(model, x, input_slice_interval)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({'peak_mib': (after - before) / 1024}))
 
@@ -104,7 +104,7 @@ def flops(model, shape) -> float:
             self.m = m
 
         def forward(self, x):
-            if getattr(self.m, 'with_thickness', False):
+            if getattr(self.m, 'with_input_slice_interval', False):
                 return self.m(x, torch.full((x.shape[0], ), 2.0))
             return self.m(x)
 
@@ -145,14 +145,14 @@ def main(argv=None):
     models = {op: train_mode(build(op, shape[0])) for op in ops}
     slices = {op: row_slices(op, shape[0]) for op in ops}
     xs = {d: torch.randn(args.batch, 1, d, *shape[1:]) for d in set(slices.values())}
-    thickness = torch.full((args.batch, ), 2.0)
+    input_slice_interval = torch.full((args.batch, ), 2.0)
     for op, m in models.items():  # warm-up
-        step(m, xs[slices[op]], thickness)
+        step(m, xs[slices[op]], input_slice_interval)
     times = {op: [] for op in ops}
     for _ in range(args.rounds):
         for op, m in models.items():
             t0 = time.perf_counter()
-            step(m, xs[slices[op]], thickness)
+            step(m, xs[slices[op]], input_slice_interval)
             times[op].append(time.perf_counter() - t0)
     ratios = {op: statistics.median(t / b for t, b in zip(times[op], times['NoFusionConv'])) for op in ops}
     for op, m in models.items():

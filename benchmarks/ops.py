@@ -29,22 +29,22 @@ from mmdet3dctx.ops.gpu_check import DenseLayer, timing_rows  # noqa: E402
 OPERATORS = timing_rows()  # the operators, then the published formulations (A3D-einsum, TSM-slicing, acsconv-ACS)
 
 
-def step(layer, x, thickness):
-    layer(x, thickness).sum().backward()
+def step(layer, x, input_slice_interval):
+    layer(x, input_slice_interval).sum().backward()
 
 
 def time_all(names, shape, rounds):
     torch.manual_seed(0)
     x = torch.randn(*shape, requires_grad=True)
-    thickness = torch.full((shape[0], ), 5.0)
+    input_slice_interval = torch.full((shape[0], ), 5.0)
     layers = {n: DenseLayer(n, shape[1], shape[2]) for n in names}
     for n in names:  # warm-up
-        step(layers[n], x, thickness)
+        step(layers[n], x, input_slice_interval)
     times = {n: [] for n in names}
     for _ in range(rounds):
         for n in names:
             t0 = time.perf_counter()
-            step(layers[n], x, thickness)
+            step(layers[n], x, input_slice_interval)
             times[n].append(time.perf_counter() - t0)
     return times
 
@@ -54,11 +54,11 @@ def peak_memory_child(name, shape):
     torch.manual_seed(0)
     layer = DenseLayer(name, shape[1], shape[2])
     x = torch.randn(*shape, requires_grad=True)
-    thickness = torch.full((shape[0], ), 5.0)
+    input_slice_interval = torch.full((shape[0], ), 5.0)
     with open('/proc/self/clear_refs', 'w') as f:  # reset the peak (a forked child inherits its parent's)
         f.write('5')
     base = _status_kib('VmRSS')
-    step(layer, x, thickness)
+    step(layer, x, input_slice_interval)
     return max(_status_kib('VmHWM') - base, 0) * 1024
 
 

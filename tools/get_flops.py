@@ -31,15 +31,15 @@ def parse_args(argv=None):
 
 
 class _WithThickness(nn.Module):
-    """Calls ``backbone(x, thickness)`` with a fixed thickness so thickness-aware backbones can be traced."""
+    """Calls ``backbone(x, input_slice_interval)`` with a fixed 2 mm so interval-aware backbones can be traced."""
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
         self.backbone = backbone
 
     def forward(self, x):
-        if getattr(self.backbone, 'with_thickness', False):
-            return self.backbone(x, thickness=torch.full((x.shape[0], ), 2.0))
+        if getattr(self.backbone, 'with_input_slice_interval', False):
+            return self.backbone(x, input_slice_interval=torch.full((x.shape[0], ), 2.0))
         return self.backbone(x)
 
 

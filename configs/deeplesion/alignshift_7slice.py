@@ -4,8 +4,7 @@ _base_ = './a3d_7slice.py'
 
 slice_interval = None  # the adjacent slices of the series, whatever their interval
 
-model = dict(
-    backbone=dict(context_conv=dict(_delete_=True, type='AlignShiftConv')), thickness_key='input_slice_interval')
+model = dict(backbone=dict(context_conv=dict(_delete_=True, type='AlignShiftConv')))
 
 load_slices = dict(_base_.load_slices, slice_interval=slice_interval)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:]]

@@ -18,8 +18,8 @@ class LoadCTVolumeSlices(BaseTransform):
 
     Required Keys: ``volume`` (CTVolume), ``key_index`` (slice index into the volume).
 
-    Added Keys: ``img``, ``img_shape``, ``ori_shape``, ``slice_interval`` (the volume's), ``key_slice``,
-    ``img_path`` (``<source>#<key_index>``).
+    Added Keys: ``img``, ``img_shape``, ``ori_shape``, ``slice_interval`` (the volume's), ``input_slice_interval``
+    (mm between the stacked slices), ``key_slice``, ``img_path`` (``<source>#<key_index>``).
 
     Args:
         num_slices (int): odd number of input slices. Default: 7.

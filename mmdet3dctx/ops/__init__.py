@@ -5,7 +5,7 @@ checkpoints load unchanged (``I3DConv`` inflates a 2D ``weight`` on load).
 """
 from .a3d import A3DConv, a3d_fuse
 from .acs import ACSConv, SoftACSConv, acs_conv3d, default_acs_split, view_conv3d
-from .align_shift import AlignShiftConv, bind_thickness
+from .align_shift import AlignShiftConv, bind_input_slice_interval
 from .base import ContextConv2dBase
 from .builder import CONTEXT_CONVS, build_context_conv, get_context_conv_class
 from .converter import InPlaneUpsample, convert_2d_to_3d
@@ -18,7 +18,7 @@ from .weight_utils import inflate_2d_weight, inflate_patch_embedding, inflate_st
 
 __all__ = [
     'ContextConv2dBase', 'NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv',
-    'AlignShiftConv', 'a3d_fuse', 'acs_conv3d', 'view_conv3d', 'default_acs_split', 'slice_shift', 'bind_thickness',
-    'convert_2d_to_3d', 'InPlaneUpsample', 'CONTEXT_CONVS', 'build_context_conv', 'get_context_conv_class',
-    'SliceGroupNorm', 'inflate_2d_weight', 'inflate_patch_embedding', 'rgb_to_grey', 'inflate_state_dict'
+    'AlignShiftConv', 'a3d_fuse', 'acs_conv3d', 'view_conv3d', 'default_acs_split', 'slice_shift',
+    'bind_input_slice_interval', 'convert_2d_to_3d', 'InPlaneUpsample', 'CONTEXT_CONVS', 'build_context_conv',
+    'get_context_conv_class', 'SliceGroupNorm', 'inflate_2d_weight', 'inflate_patch_embedding', 'rgb_to_grey', 'inflate_state_dict'
 ]

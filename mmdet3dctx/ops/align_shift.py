@@ -20,8 +20,9 @@ class AlignShiftConv(ContextConv2dBase):
     :class:`TSMConv`), thicker ones, whose neighbours lie further away, shift less; then the per-slice 2D
     convolution.
 
-    ``forward(x, thickness)`` takes ``thickness`` as an ``(N,)`` tensor (or a float for the whole batch). A
-    model built by a converter, whose forward cannot pass it, uses :func:`bind_thickness` around its call.
+    ``forward(x, input_slice_interval)`` takes the mm between the input slices of each sample as an ``(N,)``
+    tensor (or a float for the whole batch). A model built by a converter, whose forward cannot pass it, uses
+    :func:`bind_input_slice_interval` around its call.
 
     Args:
         ref_thickness (float): the reference slice interval in mm. Default: 2.0.
@@ -33,7 +34,7 @@ class AlignShiftConv(ContextConv2dBase):
         >>> conv(torch.rand(2, 16, 5, 32, 32), torch.tensor([1.0, 5.0])).shape
         torch.Size([2, 8, 5, 32, 32])
     """
-    needs_thickness = True
+    needs_input_slice_interval = True
 
     def __init__(self, *args, ref_thickness: float = 2.0, shift_div: int = 8, **kwargs) -> None:
         if shift_div < 2:
@@ -43,45 +44,45 @@ class AlignShiftConv(ContextConv2dBase):
         self.ref_thickness = float(ref_thickness)
         self.shift_div = shift_div
         super().__init__(*args, **kwargs)
-        self._bound_thickness: Optional[torch.Tensor] = None
+        self._bound_input_slice_interval: Optional[torch.Tensor] = None
 
     @property
     def fold(self) -> int:
         return self.in_channels // self.shift_div
 
-    def shift_ratio(self, thickness: torch.Tensor) -> torch.Tensor:
+    def shift_ratio(self, t: torch.Tensor) -> torch.Tensor:
         """``r = clamp(ref_thickness / t, 0, 1)``; a NaN or non-positive ``t`` is an error.
 
         A CPU ``t`` is checked at once (``ValueError``); one on an accelerator is checked there by an
         asynchronous assertion, so the forward never waits for the device (the error surfaces at the next
         synchronisation).
         """
-        positive = thickness > 0  # False for NaN too
-        if thickness.device.type == 'cpu':
+        positive = t > 0  # False for NaN too
+        if t.device.type == 'cpu':
             if not bool(positive.all()):
-                raise ValueError(f'AlignShiftConv needs positive slice thicknesses, got {thickness.tolist()}')
+                raise ValueError(f'AlignShiftConv needs positive slice thicknesses, got {t.tolist()}')
         else:
             torch._assert_async(positive.all(), 'AlignShiftConv needs positive slice thicknesses')
-        return (self.ref_thickness / thickness).clamp(0, 1)
+        return (self.ref_thickness / t).clamp(0, 1)
 
-    def forward(self, x: torch.Tensor, thickness=None) -> torch.Tensor:
-        """``(N, C_in, D, H, W)``, ``thickness`` ``(N,)`` in mm ``-> (N, C_out, D, H', W')``.
+    def forward(self, x: torch.Tensor, input_slice_interval=None) -> torch.Tensor:
+        """``(N, C_in, D, H, W)``, ``input_slice_interval`` ``(N,)`` in mm ``-> (N, C_out, D, H', W')``.
 
-        ``thickness`` is best given on ``x``'s device (as the detectors do): one from the host is checked there
-        and copied to the device in every layer.
+        ``input_slice_interval`` is best given on ``x``'s device (as the detectors do): one from the host is
+        checked there and copied to the device in every layer.
         """
         check_5d(self, x)
-        if thickness is None:
-            thickness = self._bound_thickness
-        if thickness is None:
-            raise ValueError('AlignShiftConv.forward needs `thickness`, the slice interval in mm of each sample '
-                             '(an (N,) tensor); pass it, or wrap the call in bind_thickness(model, thickness)')
-        thickness = torch.as_tensor(thickness, dtype=torch.float32).reshape(-1)  # a tensor keeps its device
-        if thickness.numel() == 1:
-            thickness = thickness.expand(x.shape[0])
-        if thickness.numel() != x.shape[0]:
-            raise ValueError(f'AlignShiftConv got {thickness.numel()} thicknesses for a batch of {x.shape[0]}')
-        ratio = self.shift_ratio(thickness).to(x.device)
+        t = self._bound_input_slice_interval if input_slice_interval is None else input_slice_interval
+        if t is None:
+            raise ValueError('AlignShiftConv.forward needs `input_slice_interval`, the slice interval in mm of each '
+                             'sample (an (N,) tensor); pass it, or wrap the call in '
+                             'bind_input_slice_interval(model, input_slice_interval)')
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1)  # a tensor keeps its device
+        if t.numel() == 1:
+            t = t.expand(x.shape[0])
+        if t.numel() != x.shape[0]:
+            raise ValueError(f'AlignShiftConv got {t.numel()} thicknesses for a batch of {x.shape[0]}')
+        ratio = self.shift_ratio(t).to(x.device)
         if use_premix(x):
             return premix_slice_conv(x, self.weight, self.bias, ratio.detach(), ShiftMix(self.fold), self.stride,
                                      self.padding, self.dilation, self.groups)
@@ -92,20 +93,20 @@ class AlignShiftConv(ContextConv2dBase):
 
 
 @contextlib.contextmanager
-def bind_thickness(model: nn.Module, thickness) -> Iterator[nn.Module]:
-    """Within the block, every operator of ``model`` that needs the slice thickness (``needs_thickness``)
-    uses ``thickness`` when its ``forward`` is called without one. Scoped to the block; nothing global.
+def bind_input_slice_interval(model: nn.Module, input_slice_interval) -> Iterator[nn.Module]:
+    """Within the block, every operator of ``model`` that needs the slice interval (``needs_input_slice_interval``)
+    uses ``input_slice_interval`` when its ``forward`` is called without one. Scoped to the block; nothing global.
 
     Example:
-        >>> with bind_thickness(backbone, data_thickness):
+        >>> with bind_input_slice_interval(backbone, data_input_slice_interval):
         ...     feats = backbone(x)
     """
-    mods = [m for m in model.modules() if getattr(m, 'needs_thickness', False)]
-    previous = [m._bound_thickness for m in mods]
+    mods = [m for m in model.modules() if getattr(m, 'needs_input_slice_interval', False)]
+    previous = [m._bound_input_slice_interval for m in mods]
     for m in mods:
-        m._bound_thickness = thickness
+        m._bound_input_slice_interval = input_slice_interval
     try:
         yield model
     finally:
         for m, p in zip(mods, previous):
-            m._bound_thickness = p
+            m._bound_input_slice_interval = p

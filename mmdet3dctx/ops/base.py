@@ -22,8 +22,8 @@ class ContextConv2dBase(nn.Module):
     ``ConvModule`` can wrap any subclass.
     """
 
-    #: whether ``forward`` needs the per-sample slice interval (``thickness``)
-    needs_thickness = False
+    #: whether ``forward`` needs the per-sample slice interval (``input_slice_interval``)
+    needs_input_slice_interval = False
     #: ints for stride/padding/dilation act in-plane (True) or on all three axes like ``nn.Conv3d`` (False)
     int_args_inplane = True
 

@@ -50,9 +50,9 @@ def build_operator(name: str, in_channels: int, out_channels: int, kernel_size: 
     return build_context_conv(dict(type=name, **extra), in_channels, out_channels, kernel_size, padding=padding)
 
 
-def call_op(op: nn.Module, x: torch.Tensor, thickness: Optional[torch.Tensor]) -> torch.Tensor:
-    """``op(x, thickness)`` for the operators that need the slice thickness, ``op(x)`` otherwise."""
-    return op(x, thickness) if getattr(op, 'needs_thickness', False) else op(x)
+def call_op(op: nn.Module, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor]) -> torch.Tensor:
+    """``op(x, input_slice_interval)`` for the operators that need the slice thickness, ``op(x)`` otherwise."""
+    return op(x, input_slice_interval) if getattr(op, 'needs_input_slice_interval', False) else op(x)
 
 
 def _rel_err(got: torch.Tensor, ref: torch.Tensor) -> float:
@@ -60,13 +60,13 @@ def _rel_err(got: torch.Tensor, ref: torch.Tensor) -> float:
     return float((got.detach().double().cpu() - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
 
 
-def _forward_backward(op, x, thickness, grad, autocast_dtype, device_type):
+def _forward_backward(op, x, input_slice_interval, grad, autocast_dtype, device_type):
     """Output and gradients (input, then parameters by name) of ``sum(op(x) * grad)``."""
     x = x.detach().requires_grad_(True)
     ctx = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else torch.autocast(
         device_type, enabled=False)
     with ctx:
-        y = call_op(op, x, thickness)
+        y = call_op(op, x, input_slice_interval)
     (y.to(grad.dtype) * grad).sum().backward()
     grads = {'input': x.grad}
     grads.update({n: p.grad for n, p in op.named_parameters()})
@@ -90,16 +90,16 @@ def check_operator(name: str, device: str = 'cpu', precision: str = 'float32',
     torch.manual_seed(seed)
     ref_op = build_operator(name, c, c, 3, d).double()
     x = torch.randn(*shape, dtype=torch.float64)
-    thickness = torch.tensor([1.0, 4.0] * (n // 2) + [1.0] * (n % 2), dtype=torch.float64)
+    input_slice_interval = torch.tensor([1.0, 4.0] * (n // 2) + [1.0] * (n % 2), dtype=torch.float64)
     with torch.no_grad():
-        out_shape = call_op(ref_op, x, thickness).shape
+        out_shape = call_op(ref_op, x, input_slice_interval).shape
     grad = torch.randn(out_shape, dtype=torch.float64)
-    ref_y, ref_grads = _forward_backward(ref_op, x, thickness, grad, None, 'cpu')
+    ref_y, ref_grads = _forward_backward(ref_op, x, input_slice_interval, grad, None, 'cpu')
 
     dev = torch.device(device)
     op = copy.deepcopy(ref_op).to(device=dev, dtype=torch.float32)
     autocast_dtype = PRECISIONS[precision]
-    inputs = x.float().to(dev), thickness.float().to(dev), grad.float().to(dev)
+    inputs = x.float().to(dev), input_slice_interval.float().to(dev), grad.float().to(dev)
     on_cuda = dev.type == 'cuda'
     if on_cuda:  # float32 means float32 (no TF32); a host sync in the forward or backward raises
         previous = (torch.cuda.get_sync_debug_mode(), torch.backends.cudnn.allow_tf32,
@@ -236,9 +236,9 @@ class DenseLayer(nn.Module):
         self.norm = nn.BatchNorm3d(4 * growth)
         self.conv2 = build_timed_conv(name, 4 * growth, growth, 3, depth)
 
-    def forward(self, x: torch.Tensor, thickness: Optional[torch.Tensor] = None) -> torch.Tensor:
-        y = torch.relu(self.norm(call_op(self.conv1, x, thickness)))
-        return call_op(self.conv2, y, thickness)
+    def forward(self, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor] = None) -> torch.Tensor:
+        y = torch.relu(self.norm(call_op(self.conv1, x, input_slice_interval)))
+        return call_op(self.conv2, y, input_slice_interval)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -320,14 +320,14 @@ def dense_layer_steps(shape: Sequence[int], device, precision: str, names: Optio
     torch.manual_seed(seed)
     device = torch.device(device)
     x = torch.randn(*shape, device=device, requires_grad=True)
-    thickness = torch.full((shape[0], ), 5.0, device=device)
+    input_slice_interval = torch.full((shape[0], ), 5.0, device=device)
     steps = {}
     for name in names or timing_rows():
         layer = DenseLayer(name, shape[1], shape[2]).to(device)
 
         def step(layer=layer):
             with autocast_context(device, precision):
-                y = layer(x, thickness)
+                y = layer(x, input_slice_interval)
             y.float().sum().backward()
 
         steps[name] = step

@@ -18,11 +18,11 @@ class RGBToPseudo3D(BaseTransform):
     by treating the R, G and B channels as three consecutive slices, the reverse of stacking three CT slices as
     RGB. Put it right after ``LoadImageFromFile`` (which loads BGR) in the pipeline of any COCO-format
     ``CocoDataset``: the image becomes ``float32`` ``(H, W, 3)`` with slice 0 = R, 1 = G, 2 = B (or a random
-    permutation per sample with ``random_order``), which ``PackDetInputs`` turns into a ``(3, H, W)`` slice
+    permutation per sample with ``random_order``), which ``PackCTInputs`` turns into a ``(3, H, W)`` slice
     stack and :class:`~mmdet3dctx.models.VolumeDataPreprocessor` into ``(N, 1, 3, H, W)``. Every slice gets the
     same normalisation: one ``mean``/``std`` here, or (default) none here and the single mean/std of the data
     preprocessor. Boxes, masks and labels are not touched. ``input_slice_interval`` (and ``slice_interval``)
-    are set to ``slice_interval`` for thickness-aware operators (AlignShift).
+    are set to ``slice_interval`` for interval-aware operators (AlignShift).
 
     Required keys: ``img`` (``(H, W, 3)``, channel order ``in_order``).
     Modified keys: ``img``. Added keys: ``slice_order``, ``slice_interval``, ``input_slice_interval``.

@@ -48,14 +48,14 @@ def backbone_steps(shape: Sequence[int], device, precision: str, names: Sequence
     device = torch.device(device)
     torch.manual_seed(0)
     x = torch.randn(*shape, device=device)
-    thickness = torch.full((shape[0], ), 5.0, device=device)
+    input_slice_interval = torch.full((shape[0], ), 5.0, device=device)
     steps = {}
     for name in names:
         model = build_backbone(name, shape[2], block_config).to(device)
 
         def step(model=model):
             with autocast_context(device, precision):
-                outs = model(x, thickness) if model.with_thickness else model(x)
+                outs = model(x, input_slice_interval) if model.with_input_slice_interval else model(x)
             sum(o.float().mean() for o in outs).backward()
 
         steps[name] = step
@@ -116,7 +116,7 @@ def build_detector(config: str, device, tiny: bool = False):
     return model.to(device), cfg.model.backbone.num_slices
 
 
-def random_batch(model, num_slices: int, size: int, batch_size: int, training: bool, thickness: float = 2.0):
+def random_batch(model, num_slices: int, size: int, batch_size: int, training: bool, input_slice_interval: float = 2.0):
     """A preprocessed batch of random CT-like inputs ``(N, 1, D, size, size)`` with two boxes and masks each."""
     import numpy as np
     from mmdet.structures import DetDataSample
@@ -132,7 +132,8 @@ def random_batch(model, num_slices: int, size: int, batch_size: int, training: b
     for _ in range(batch_size):
         inputs.append(torch.rand(num_slices, size, size, generator=g) * 255)
         sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.),
-                                             input_slice_interval=thickness, slice_interval=thickness))
+                                             input_slice_interval=input_slice_interval,
+                                             slice_interval=input_slice_interval))
         sample.gt_instances = InstanceData(bboxes=boxes.clone(), labels=torch.zeros(2, dtype=torch.long),
                                            masks=BitmapMasks(masks.copy(), size, size))
         samples.append(sample)

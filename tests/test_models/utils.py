@@ -60,7 +60,7 @@ def tiny_model_cfg(context_conv=dict(type='A3DConv'), num_slices=3, config=DEMO_
     return model
 
 
-def tiny_batch(model, num_slices=3, size=64, batch_size=2, training=True, thickness=(1.0, 5.0)):
+def tiny_batch(model, num_slices=3, size=64, batch_size=2, training=True, input_slice_interval=(1.0, 5.0)):
     """A preprocessed batch ``(inputs (N, 1, D, H, W), data_samples)`` with two boxes and masks per sample."""
     g = torch.Generator().manual_seed(0)
     inputs, samples = [], []
@@ -70,7 +70,7 @@ def tiny_batch(model, num_slices=3, size=64, batch_size=2, training=True, thickn
         m[y1:y2, x1:x2] = 1
     for i in range(batch_size):
         inputs.append(torch.rand(num_slices, size, size, generator=g) * 255)
-        t = thickness[i % len(thickness)]
+        t = input_slice_interval[i % len(input_slice_interval)]
         sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.),
                                              input_slice_interval=t, slice_interval=t))
         sample.gt_instances = InstanceData(bboxes=boxes.clone(), labels=torch.zeros(2, dtype=torch.long),

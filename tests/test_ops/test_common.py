@@ -12,10 +12,10 @@ from mmdet3dctx.ops import CONTEXT_CONVS, build_context_conv
 EXTRA = {'A3DConv': dict(num_slices=5)}
 
 
-def run_op(op, x, thickness=None):
+def run_op(op, x, input_slice_interval=None):
     """Call an operator, passing the slice thickness to those that need it."""
-    if getattr(op, 'needs_thickness', False):
-        return op(x, torch.full((x.shape[0], ), 2.0) if thickness is None else thickness)
+    if getattr(op, 'needs_input_slice_interval', False):
+        return op(x, torch.full((x.shape[0], ), 2.0) if input_slice_interval is None else input_slice_interval)
     return op(x)
 
 

@@ -15,13 +15,13 @@ CASES = [
 ]
 
 
-def _two_node(op, x, thickness=None):
+def _two_node(op, x, input_slice_interval=None):
     """The reference: the mix under plain autograd (einsum / slicing), then the per-slice conv."""
     if isinstance(op, A3DConv):
         mixed = torch.einsum('ncdhw,dkc->nckhw', x, op.fusion_weight)
     else:
         fold = op.fold
-        ratio = None if thickness is None else op.shift_ratio(thickness).to(x.dtype)
+        ratio = None if input_slice_interval is None else op.shift_ratio(input_slice_interval).to(x.dtype)
         r = torch.ones(x.shape[0], dtype=x.dtype) if ratio is None else ratio
         r = r.view(-1, 1, 1, 1, 1)
         pad = torch.zeros_like(x[:, :, :1])
@@ -32,10 +32,10 @@ def _two_node(op, x, thickness=None):
     return op.slice_conv(mixed)
 
 
-def _grads(op, x, thickness, fn):
+def _grads(op, x, input_slice_interval, fn):
     op.zero_grad()
     x = x.detach().clone().requires_grad_(True)
-    out = fn(op, x, thickness)
+    out = fn(op, x, input_slice_interval)
     g = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
     (out * g).sum().backward()
     return out.detach(), x.grad, {k: p.grad.clone() for k, p in op.named_parameters()}
@@ -49,9 +49,9 @@ def test_one_node_equals_two_node(name, kwargs):
     extra = dict(num_slices=5) if name == 'A3DConv' else {}
     op = cls(**kwargs, **extra).double()
     x = torch.randn(3, kwargs['in_channels'], 5, 9, 11, dtype=torch.float64)
-    thickness = torch.tensor([1.0, 3.0, 5.0], dtype=torch.float64) if name == 'AlignShiftConv' else None
-    got = _grads(op, x, thickness, lambda m, a, t: m(a, t) if t is not None else m(a))
-    want = _grads(op, x, thickness, _two_node)
+    input_slice_interval = torch.tensor([1.0, 3.0, 5.0], dtype=torch.float64) if name == 'AlignShiftConv' else None
+    got = _grads(op, x, input_slice_interval, lambda m, a, t: m(a, t) if t is not None else m(a))
+    want = _grads(op, x, input_slice_interval, _two_node)
     torch.testing.assert_close(got[0], want[0])
     torch.testing.assert_close(got[1], want[1])
     assert got[2].keys() == want[2].keys()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmdet3dctx.ops import AlignShiftConv, NoFusionConv, TSMConv, bind_thickness, slice_shift
+from mmdet3dctx.ops import AlignShiftConv, NoFusionConv, TSMConv, bind_input_slice_interval, slice_shift
 
 
 def test_slice_shift_hand_computed():
@@ -58,7 +58,7 @@ def test_alignshift_thick_slices_shift_less():
 def test_alignshift_missing_or_bad_thickness():
     al = AlignShiftConv(8, 8, 1)
     x = torch.randn(2, 8, 3, 4, 4)
-    with pytest.raises(ValueError, match='needs `thickness`'):
+    with pytest.raises(ValueError, match='needs `input_slice_interval`'):
         al(x)
     with pytest.raises(ValueError, match='positive'):
         al(x, torch.tensor([float('nan'), 1.0]))
@@ -70,10 +70,10 @@ def test_bind_thickness_is_scoped():
     model = torch.nn.Sequential(AlignShiftConv(8, 8, 1), AlignShiftConv(8, 8, 1))
     x = torch.randn(2, 8, 3, 4, 4)
     t = torch.tensor([1.0, 4.0])
-    with bind_thickness(model, t):
+    with bind_input_slice_interval(model, t):
         y = model(x)
     torch.testing.assert_close(y, model[1](model[0](x, t), t))
-    with pytest.raises(ValueError, match='needs `thickness`'):
+    with pytest.raises(ValueError, match='needs `input_slice_interval`'):
         model(x)
 
 

@@ -17,8 +17,6 @@ slice_interval = 2.0  # mm between the stacked slices, whatever the series' inte
 window = (-1024, 2050)  # HU mapped to out_range
 out_range = (-50, 205)
 img_scale = (512, 512)
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_interval', 'input_slice_interval', 'instances', 'file_name', 'split')
 
 load_slices = dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
                    out_range=out_range)
@@ -30,13 +28,13 @@ train_pipeline = [
     # shift 0.04, scale 0.2, rotation 15 degrees with p = 0.8, the same for every slice, box and mask
     dict(type='RandomShiftScaleRotate', shift_limit=0.04, scale_limit=0.2, rotate_limit=15, prob=0.8,
          border_value=out_range[0]),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='PackCTInputs'),
 ]
 test_pipeline = [
     load_slices,
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),  # after Resize: ground truth in original coordinates
-    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='PackCTInputs'),
 ]
 
 train_dataloader = dict(

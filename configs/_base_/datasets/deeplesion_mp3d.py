@@ -14,7 +14,7 @@ train_pipeline = [
     dict(type='RandomChoiceResize', scales=[(448, 448), (512, 512), (576, 576)], keep_ratio=True),
     # independent horizontal and vertical flips: each of h, v, both with p = 0.25
     dict(type='RandomFlip', prob=[0.25, 0.25, 0.25], direction=['horizontal', 'vertical', 'diagonal']),
-    dict(type='PackDetInputs', meta_keys=_base_.meta_keys),
+    dict(type='PackCTInputs'),
 ]
 test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 

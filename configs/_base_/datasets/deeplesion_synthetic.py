@@ -17,13 +17,13 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomShiftScaleRotate', shift_limit=0.04, scale_limit=0.2, rotate_limit=15, prob=0.5,
          border_value=_base_.out_range[0]),
-    dict(type='PackDetInputs', meta_keys=_base_.meta_keys),
+    dict(type='PackCTInputs'),
 ]
 test_pipeline = [
     load_slices,
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=_base_.meta_keys),
+    dict(type='PackCTInputs'),
 ]
 train_dataloader = dict(
     batch_size=4,

@@ -8,8 +8,6 @@ dataset_type = 'CocoDataset'
 data_root = 'data/coco/'
 img_scale = (1333, 800)
 random_slice_order = False  # True: a random permutation of the three colour slices per sample
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_order', 'input_slice_interval')
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -17,14 +15,14 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='PackCTInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RGBToPseudo3D', in_order='bgr'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='PackCTInputs'),
 ]
 train_dataloader = dict(
     batch_size=2,

@@ -6,8 +6,6 @@ _base_ = ['./coco_pseudo3d_instance.py', '../../_base_/default_runtime.py']
 data_root = 'data/synthetic/coco_shapes_128px/'
 img_scale = (128, 128)
 max_epochs = 6
-meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction',
-             'slice_order', 'input_slice_interval')
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -15,14 +13,14 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='PackCTInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RGBToPseudo3D', in_order='bgr'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='PackCTInputs'),
 ]
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False, batch_sampler=None,

@@ -25,8 +25,8 @@ class LoadDeepLesionSlices(BaseTransform):
     inside the range is replaced by the nearest existing slice towards the key slice. HU are then mapped linearly
     from ``window`` to ``out_range`` with clipping.
 
-    The slices ride in the channel axis, so MMDetection's ``Resize``, ``RandomFlip``, ``Pad`` and
-    ``PackDetInputs`` work unchanged (``PackDetInputs`` turns ``(H, W, D)`` into ``(D, H, W)``).
+    The slices ride in the channel axis, so MMDetection's ``Resize``, ``RandomFlip`` and ``Pad`` work unchanged,
+    and ``PackCTInputs`` (``PackDetInputs`` with the CT meta keys) turns ``(H, W, D)`` into ``(D, H, W)``.
 
     Each slice file a sample needs is read and decoded once, however many input slices use it. Plain 16-bit
     grey PNGs (DeepLesion's) are decoded by :mod:`~mmdet3dctx.datasets.png16`, about twice as fast as OpenCV

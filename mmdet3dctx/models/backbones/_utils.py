@@ -34,15 +34,15 @@ def context_conv_cfg(context_conv: Optional[dict], num_slices: int) -> dict:
     return cfg
 
 
-def needs_thickness(module: nn.Module) -> bool:
+def needs_input_slice_interval(module: nn.Module) -> bool:
     """Whether any operator inside ``module`` needs the per-sample slice thickness (AlignShift)."""
-    return any(getattr(m, 'needs_thickness', False) for m in module.modules())
+    return any(getattr(m, 'needs_input_slice_interval', False) for m in module.modules())
 
 
-def call_conv(conv: nn.Module, x: torch.Tensor, thickness: Optional[torch.Tensor]) -> torch.Tensor:
-    """``conv(x, thickness)`` for operators that need the slice thickness, ``conv(x)`` otherwise."""
-    if getattr(conv, 'needs_thickness', False):
-        return conv(x, thickness)
+def call_conv(conv: nn.Module, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor]) -> torch.Tensor:
+    """``conv(x, input_slice_interval)`` for operators that need the slice thickness, ``conv(x)`` otherwise."""
+    if getattr(conv, 'needs_input_slice_interval', False):
+        return conv(x, input_slice_interval)
     return conv(x)
 
 

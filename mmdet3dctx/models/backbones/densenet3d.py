@@ -12,7 +12,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from ._utils import COMMON_PREFIXES, call_conv, context_conv_cfg, needs_thickness, strip_prefixes
+from ._utils import COMMON_PREFIXES, call_conv, context_conv_cfg, needs_input_slice_interval, strip_prefixes
 
 # torchvision's published densenet121-a639ec97.pth: ``denselayerN.norm.1.weight`` for today's ``norm1.weight``
 _OLD_DENSE_KEY = re.compile(r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|'
@@ -83,18 +83,19 @@ class DenseLayer3D(BaseModule):
         self.add_module('conv2', build_conv_layer(conv_cfg, mid, growth_rate, 3, stride=1, padding=1, bias=False))
         self.with_cp = with_cp
 
-    def bottleneck(self, features: List[torch.Tensor], thickness: Optional[torch.Tensor]) -> torch.Tensor:
+    def bottleneck(self, features: List[torch.Tensor], input_slice_interval: Optional[torch.Tensor]) -> torch.Tensor:
         x = torch.cat(features, 1)
-        return call_conv(self.conv1, self.relu(self.norm1(x)), thickness)
+        return call_conv(self.conv1, self.relu(self.norm1(x)), input_slice_interval)
 
-    def forward(self, features: List[torch.Tensor], thickness: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, features: List[torch.Tensor],
+                input_slice_interval: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``features``: the block input and the outputs of the previous layers, each ``(N, C_i, D, H, W)``."""
         if self.with_cp and self.training and any(f.requires_grad for f in features):
-            x = cp.checkpoint(lambda t, *fs: self.bottleneck(list(fs), t), thickness, *features,
+            x = cp.checkpoint(lambda t, *fs: self.bottleneck(list(fs), t), input_slice_interval, *features,
                               use_reentrant=False)
         else:
-            x = self.bottleneck(features, thickness)
-        return call_conv(self.conv2, self.relu(self.norm2(x)), thickness)
+            x = self.bottleneck(features, input_slice_interval)
+        return call_conv(self.conv2, self.relu(self.norm2(x)), input_slice_interval)
 
 
 class DenseBlock3D(nn.ModuleDict):
@@ -106,10 +107,10 @@ class DenseBlock3D(nn.ModuleDict):
         for i in range(num_layers):
             self.add_module(f'denselayer{i + 1}', DenseLayer3D(in_channels + i * growth, **layer_kwargs))
 
-    def forward(self, x: torch.Tensor, thickness: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor] = None) -> torch.Tensor:
         features = [x]
         for layer in self.values():
-            features.append(layer(features, thickness))
+            features.append(layer(features, input_slice_interval))
         return torch.cat(features, 1)
 
 
@@ -170,6 +171,8 @@ class DenseNet3D(BaseModule):
         (1, 128, 3, 8, 8)
         (1, 128, 3, 4, 4)
     """
+    #: ``forward(x, input_slice_interval)``: the detector passes each sample's mm between the input slices.
+    takes_input_slice_interval = True
 
     def __init__(self,
                  num_slices: int = 7,
@@ -218,7 +221,7 @@ class DenseNet3D(BaseModule):
             self.block_names.append(f'denseblock{i + 1}')
             channels += num_layers * growth_rate
             self.out_channels.append(channels)
-        self.with_thickness = needs_thickness(self)
+        self.with_input_slice_interval = needs_input_slice_interval(self)
         self._freeze_stages()
 
     def _freeze_stages(self) -> None:
@@ -251,25 +254,25 @@ class DenseNet3D(BaseModule):
                 if isinstance(w, nn.Parameter) and w.dim() >= 4 and hasattr(m, 'in_channels'):
                     nn.init.kaiming_normal_(w, mode='fan_out', nonlinearity='relu')
 
-    def forward(self, x: torch.Tensor, thickness: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
         """Args:
             x (Tensor): ``(N, 1, D, H, W)``.
-            thickness (Tensor, optional): ``(N,)`` slice intervals in mm, for operators that need them.
+            input_slice_interval (Tensor, optional): ``(N,)`` slice intervals in mm, for operators that need them.
 
         Returns:
             tuple[Tensor]: ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``.
         """
         if x.dim() != 5:
             raise ValueError(f'DenseNet3D expects (N, C, D, H, W) input, got shape {tuple(x.shape)}')
-        if self.with_thickness and thickness is None:
+        if self.with_input_slice_interval and input_slice_interval is None:
             raise ValueError(f'DenseNet3D: context_conv {self.context_conv["type"]} needs the slice thickness; '
-                             'call forward(x, thickness) (ContextMaskRCNN passes it from the data samples)')
+                             'call forward(x, input_slice_interval) (ContextMaskRCNN passes it from the data samples)')
         x = self.pool0(self.relu0(self.norm0(self.conv0(x))))
         outs = []
         for i, name in enumerate(self.block_names):
             if i > 0:
                 x = getattr(self, f'transition{i}')(x)
-            x = getattr(self, name)(x, thickness)
+            x = getattr(self, name)(x, input_slice_interval)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

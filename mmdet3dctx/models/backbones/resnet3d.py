@@ -8,8 +8,8 @@ from mmengine.model import BaseModule
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from mmdet3dctx.ops import bind_thickness, convert_2d_to_3d
-from ._utils import context_conv_cfg, needs_thickness, strip_prefixes
+from mmdet3dctx.ops import bind_input_slice_interval, convert_2d_to_3d
+from ._utils import context_conv_cfg, needs_input_slice_interval, strip_prefixes
 
 
 def resnet_2d_keys(state_dict: Mapping[str, torch.Tensor]) -> Tuple['OrderedDict', Dict[str, str]]:
@@ -69,6 +69,8 @@ class ResNet3D(ResNet):
         (1, 256, 3, 4, 4)
         (1, 512, 3, 2, 2)
     """
+    #: ``forward(x, input_slice_interval)``: the detector passes each sample's mm between the input slices.
+    takes_input_slice_interval = True
 
     def __init__(self,
                  depth: int,
@@ -92,8 +94,8 @@ class ResNet3D(ResNet):
             is_stem = name in ('conv1', 'stem')
             cfg = self.stem_context_conv if is_stem else self.context_conv
             setattr(self, name, convert_2d_to_3d(child, cfg))
-        self.with_thickness = needs_thickness(self)
-        if self.with_thickness and self.with_cp:
+        self.with_input_slice_interval = needs_input_slice_interval(self)
+        if self.with_input_slice_interval and self.with_cp:
             raise ValueError(f'ResNet3D: with_cp cannot be combined with {self.context_conv["type"]}, which '
                              'needs the slice thickness during recomputation')
         self.init_cfg = init_cfg
@@ -112,19 +114,19 @@ class ResNet3D(ResNet):
         if not self._is_init:
             BaseModule.init_weights(self)
 
-    def forward(self, x: torch.Tensor, thickness: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
         """``(N, C, D, H, W)`` -> ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``.
 
-        ``thickness`` (``(N,)`` slice intervals in mm) is bound to the operators that need it for this call.
+        ``input_slice_interval`` (``(N,)`` slice intervals in mm) is bound to the operators that need it for this call.
         """
         if x.dim() != 5:
             raise ValueError(f'ResNet3D expects (N, C, D, H, W) input, got shape {tuple(x.shape)}')
-        if not self.with_thickness:
+        if not self.with_input_slice_interval:
             return super().forward(x)
-        if thickness is None:
+        if input_slice_interval is None:
             raise ValueError(f'ResNet3D: context_conv {self.context_conv["type"]} needs the slice thickness; '
-                             'call forward(x, thickness)')
-        with bind_thickness(self, thickness):
+                             'call forward(x, input_slice_interval)')
+        with bind_input_slice_interval(self, input_slice_interval):
             return super().forward(x)
 
     def train(self, mode: bool = True) -> 'ResNet3D':

@@ -9,7 +9,7 @@ from mmdet.registry import MODELS
 class VolumeDataPreprocessor(DetDataPreprocessor):
     """Batch ``(D, H, W)`` slice stacks into grey volumes ``(N, 1, D, H, W)``.
 
-    ``PackDetInputs`` turns the ``(H, W, D)`` image of the loading pipeline into a ``(D, H, W)`` tensor; this
+    ``PackCTInputs`` turns the ``(H, W, D)`` image of the loading pipeline into a ``(D, H, W)`` tensor; this
     preprocessor casts it to float, normalises it with a single ``mean``/``std`` for all slices, pads H and W
     to a multiple of ``pad_size_divisor`` (bottom/right, ``pad_value``), stacks the batch and adds the
     singleton channel axis after padding (MMDetection's padding acts on every non-batch axis of a 4-D
@@ -63,7 +63,7 @@ class VolumeDataPreprocessor(DetDataPreprocessor):
             for i, x in enumerate(inputs):
                 if x.dim() != 3:
                     raise ValueError(f'VolumeDataPreprocessor expects (D, H, W) inputs (an (H, W, D) image '
-                                     f'packed by PackDetInputs), got sample {i} of shape {tuple(x.shape)}')
+                                     f'packed by PackCTInputs), got sample {i} of shape {tuple(x.shape)}')
             depths = {x.shape[0] for x in inputs}
             if len(depths) > 1:
                 raise ValueError(f'VolumeDataPreprocessor: samples of one batch have different numbers of '

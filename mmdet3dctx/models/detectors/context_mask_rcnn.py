@@ -1,6 +1,5 @@
 """Mask R-CNN over a 3D-context backbone, passing each sample's slice interval to the backbone."""
 import copy
-import inspect
 import math
 from typing import Optional, Tuple
 
@@ -15,13 +14,14 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 
 @MODELS.register_module()
 class ContextMaskRCNN(MaskRCNN):
-    """Mask R-CNN for ``(N, 1, D, H, W)`` CT inputs whose backbone may need the slice thickness.
+    """Mask R-CNN for ``(N, 1, D, H, W)`` CT inputs whose backbone may need the slice interval (AlignShift).
 
-    Identical to :class:`mmdet.models.MaskRCNN` except that ``extract_feat`` takes the per-sample slice
-    interval in mm, read from each data sample's metainfo (``thickness_key``, falling back to
-    ``slice_interval``) and handed to the backbone explicitly as ``backbone(x, thickness=...)`` when its
-    ``forward`` accepts it (thickness-aware operators such as AlignShift). Missing or non-finite intervals (a
-    repeated key slice) take ``default_thickness``. No global state: the value travels with the call.
+    Identical to :class:`mmdet.models.MaskRCNN` except that ``extract_feat`` takes ``input_slice_interval``, the
+    mm between the input slices of each sample, read from the data samples' metainfo key of that name (set by
+    the loaders, packed by ``PackCTInputs``) and handed to the backbone as ``backbone(x, input_slice_interval=...)``
+    when the backbone class declares ``takes_input_slice_interval = True`` (:class:`ResNet3D`,
+    :class:`DenseNet3D`). Missing or non-finite intervals (a repeated key slice) take
+    ``default_input_slice_interval``. No global state: the value travels with the call.
     ``_forward``, ``loss`` and ``predict`` feed the RPN and the RoI head from :meth:`extract_rpn_roi_feat`, the one
     method subclasses override to give the two stages different maps. Mixed precision is the runner's
     (``CPUAutocastOptimWrapper``, ``Float32HeadsHook``), not the detector's.
@@ -29,10 +29,7 @@ class ContextMaskRCNN(MaskRCNN):
     Args:
         backbone (dict): Backbone config (e.g. :class:`DenseNet3D`).
         rpn_head, roi_head, train_cfg, test_cfg, neck, data_preprocessor: as ``MaskRCNN``.
-        thickness_key (str): Metainfo key of the interval between the stacked slices. The loader
-            ``LoadDeepLesionSlices`` sets ``input_slice_interval``; add it to ``PackDetInputs.meta_keys``.
-            Default: 'input_slice_interval'.
-        default_thickness (float): Interval used when a sample has none. Default: 2.0.
+        default_input_slice_interval (float): Interval (mm) used when a sample has none. Default: 2.0.
         init_cfg (dict or list[dict], optional): Initialization config. Default: None.
     """
 
@@ -44,67 +41,68 @@ class ContextMaskRCNN(MaskRCNN):
                  test_cfg: ConfigType,
                  neck: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 thickness_key: str = 'input_slice_interval',
-                 default_thickness: float = 2.0,
+                 default_input_slice_interval: float = 2.0,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
                          train_cfg=train_cfg, test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        if not default_thickness > 0:
-            raise ValueError(f'ContextMaskRCNN: default_thickness must be positive, got {default_thickness}')
-        self.thickness_key = thickness_key
-        self.default_thickness = float(default_thickness)
-        self.backbone_takes_thickness = 'thickness' in inspect.signature(self.backbone.forward).parameters
+        if not default_input_slice_interval > 0:
+            raise ValueError('ContextMaskRCNN: default_input_slice_interval must be positive, '
+                             f'got {default_input_slice_interval}')
+        self.default_input_slice_interval = float(default_input_slice_interval)
+        self.backbone_takes_input_slice_interval = bool(getattr(self.backbone, 'takes_input_slice_interval', False))
 
-    def get_thickness(self, batch_data_samples: Optional[SampleList], device=None) -> Optional[Tensor]:
+    def get_input_slice_interval(self, batch_data_samples: Optional[SampleList], device=None) -> Optional[Tensor]:
         """``(N,)`` slice intervals (mm) from the data samples, or None without data samples."""
         if not batch_data_samples:
             return None
         values = []
         for sample in batch_data_samples:
-            value = sample.metainfo.get(self.thickness_key, sample.metainfo.get('slice_interval'))
+            value = sample.metainfo.get('input_slice_interval')
             try:
                 value = float(value)
             except (TypeError, ValueError):
                 value = math.nan
-            values.append(value if math.isfinite(value) and value > 0 else self.default_thickness)
+            values.append(value if math.isfinite(value) and value > 0 else self.default_input_slice_interval)
         return torch.tensor(values, dtype=torch.float32, device=device)
 
-    def extract_feat(self, batch_inputs: Tensor, thickness: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
-        """Backbone (with the slice thickness when it takes one) then neck.
+    def extract_feat(self, batch_inputs: Tensor,
+                     input_slice_interval: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+        """Backbone (with the input slice interval when it takes one) then neck.
 
         Args:
             batch_inputs (Tensor): ``(N, 1, D, H, W)``.
-            thickness (Tensor, optional): ``(N,)`` slice intervals in mm.
+            input_slice_interval (Tensor, optional): ``(N,)`` mm between the input slices.
 
         Returns:
             tuple[Tensor]: 2D feature maps of the neck.
         """
-        if self.backbone_takes_thickness:
-            x = self.backbone(batch_inputs, thickness=thickness)
+        if self.backbone_takes_input_slice_interval:
+            x = self.backbone(batch_inputs, input_slice_interval=input_slice_interval)
         else:
             x = self.backbone(batch_inputs)
         if self.with_neck:
             x = self.neck(x)
         return x
 
-    def extract_rpn_roi_feat(self, batch_inputs: Tensor, thickness: Optional[Tensor] = None
+    def extract_rpn_roi_feat(self, batch_inputs: Tensor, input_slice_interval: Optional[Tensor] = None
                              ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
         """The RPN's and the RoI head's feature pyramids: here both are :meth:`extract_feat`'s (subclasses such as
         :class:`KeyGroupRPNMaskRCNN` give the RPN other maps).
 
         Args:
             batch_inputs (Tensor): ``(N, 1, D, H, W)``.
-            thickness (Tensor, optional): ``(N,)`` slice intervals in mm.
+            input_slice_interval (Tensor, optional): ``(N,)`` mm between the input slices.
 
         Returns:
             tuple: ``(rpn_x, roi_x)``, each a tuple of ``(N, C, H/s, W/s)`` neck maps.
         """
-        x = self.extract_feat(batch_inputs, thickness)
+        x = self.extract_feat(batch_inputs, input_slice_interval)
         return x, x
 
     def _rpn_roi_feats(self, batch_inputs: Tensor, batch_data_samples: Optional[SampleList]):
-        return self.extract_rpn_roi_feat(batch_inputs, self.get_thickness(batch_data_samples, batch_inputs.device))
+        interval = self.get_input_slice_interval(batch_data_samples, batch_inputs.device)
+        return self.extract_rpn_roi_feat(batch_inputs, interval)
 
     def _rpn_results(self, rpn_x: Tuple[Tensor, ...], batch_data_samples: SampleList) -> list:
         if self.with_rpn:

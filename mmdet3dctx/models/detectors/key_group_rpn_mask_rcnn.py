@@ -1,5 +1,4 @@
 """ContextMaskRCNN whose RPN sees the key group of slices alone and whose RoI head sees the fused maps (3DCE)."""
-import inspect
 from typing import Optional, Tuple
 
 from torch import Tensor
@@ -25,9 +24,9 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
 
     Args:
         backbone (dict): Backbone config; with ``rpn_on_key_group`` its ``forward`` must take
-            ``return_key_group`` and its ``with_key_group_outputs`` must be true.
+            ``return_key_group`` and its ``with_key_group_outputs`` (which such backbones declare) must be true.
         rpn_on_key_group (bool): feed the RPN with the key group's maps. Default: True.
-        rpn_head, roi_head, train_cfg, test_cfg, neck, data_preprocessor, thickness_key, default_thickness,
+        rpn_head, roi_head, train_cfg, test_cfg, neck, data_preprocessor, default_input_slice_interval,
             init_cfg: as :class:`ContextMaskRCNN`.
 
     Example:
@@ -53,17 +52,18 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
                  neck: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  rpn_on_key_group: bool = True,
-                 thickness_key: str = 'input_slice_interval',
-                 default_thickness: float = 2.0,
+                 default_input_slice_interval: float = 2.0,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(backbone=backbone, rpn_head=rpn_head, roi_head=roi_head, train_cfg=train_cfg,
                          test_cfg=test_cfg, neck=neck, data_preprocessor=data_preprocessor,
-                         thickness_key=thickness_key, default_thickness=default_thickness, init_cfg=init_cfg)
+                         default_input_slice_interval=default_input_slice_interval,
+                         init_cfg=init_cfg)
         self.rpn_on_key_group = bool(rpn_on_key_group)
         if self.rpn_on_key_group:
             if not self.with_rpn:
                 raise ValueError('KeyGroupRPNMaskRCNN: rpn_on_key_group=True needs an rpn_head')
-            takes = 'return_key_group' in inspect.signature(self.backbone.forward).parameters
+            # a backbone with key-group outputs declares it (``with_key_group_outputs``, e.g. ThickenedResNet)
+            takes = hasattr(type(self.backbone), 'with_key_group_outputs')
             if not (takes and getattr(self.backbone, 'with_key_group_outputs', False)):
                 detail = (f"fusion={getattr(self.backbone, 'fusion', None)!r}" if takes else
                           'its forward has no return_key_group argument')
@@ -71,21 +71,21 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
                                  "group's maps (ThickenedResNet with fusion='3dce'); "
                                  f'{type(self.backbone).__name__} does not ({detail}). Set rpn_on_key_group=False.')
 
-    def extract_rpn_roi_feat(self, batch_inputs: Tensor, thickness: Optional[Tensor] = None
+    def extract_rpn_roi_feat(self, batch_inputs: Tensor, input_slice_interval: Optional[Tensor] = None
                              ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
         """The RPN's and the RoI head's feature pyramids.
 
         Args:
             batch_inputs (Tensor): ``(N, 1, D, H, W)``.
-            thickness (Tensor, optional): ``(N,)`` slice intervals in mm (for backbones that take them).
+            input_slice_interval (Tensor, optional): ``(N,)`` mm between the input slices (for backbones that take them).
 
         Returns:
             tuple: ``(rpn_x, roi_x)``, each a tuple of ``(N, C, H/s, W/s)`` neck maps; ``rpn_x`` comes from the key
             group alone when ``rpn_on_key_group`` (else it is ``roi_x`` itself).
         """
         if not self.rpn_on_key_group:
-            return super().extract_rpn_roi_feat(batch_inputs, thickness)
-        kwargs = dict(thickness=thickness) if self.backbone_takes_thickness else {}
+            return super().extract_rpn_roi_feat(batch_inputs, input_slice_interval)
+        kwargs = dict(input_slice_interval=input_slice_interval) if self.backbone_takes_input_slice_interval else {}
         fused, key = self.backbone(batch_inputs, return_key_group=True, **kwargs)
         if self.with_neck:
             fused, key = self.neck(fused), self.neck(key)

@@ -91,8 +91,8 @@ def test_densenet3d_every_operator_trains(op):
     model = MODELS.build(dict(type='DenseNet3D', num_slices=3, context_conv=dict(type=op), **SMALL))
     model.init_weights()
     x = torch.randn(2, 1, 3, 32, 32)
-    thickness = torch.tensor([1.0, 5.0])
-    outs = model(x, thickness) if model.with_thickness else model(x)
+    input_slice_interval = torch.tensor([1.0, 5.0])
+    outs = model(x, input_slice_interval) if model.with_input_slice_interval else model(x)
     assert [o.shape[2] for o in outs] == [3, 3, 3]
     sum(o.mean() for o in outs).backward()
     assert model.denseblock1.denselayer1.conv2.weight.grad is not None

@@ -48,8 +48,8 @@ def test_resnet3d_alignshift_binds_thickness_per_call():
     r = ResNet3D(depth=18, num_slices=3, context_conv=dict(type='AlignShiftConv'))
     r.eval()  # MMDetection's ResNet.train() returns None
     x = torch.randn(2, 1, 3, 32, 32)
-    a = r(x, thickness=torch.tensor([1.0, 1.0]))[-1]
-    b = r(x, thickness=torch.tensor([1.0, 10.0]))[-1]
+    a = r(x, input_slice_interval=torch.tensor([1.0, 1.0]))[-1]
+    b = r(x, input_slice_interval=torch.tensor([1.0, 10.0]))[-1]
     torch.testing.assert_close(a[0], b[0])
     assert not torch.allclose(a[1], b[1])
     with pytest.raises(ValueError, match='thickness'):

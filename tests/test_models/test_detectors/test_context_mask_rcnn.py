@@ -31,33 +31,33 @@ def test_train_step_and_predict(op):
 
 def test_thickness_from_data_samples_reaches_the_backbone():
     model = build(tiny_model_cfg(dict(type='AlignShiftConv'))).eval()
-    inputs, samples = tiny_batch(model, training=False, thickness=(1.0, 8.0))
-    thickness = model.get_thickness(samples)
-    assert thickness.tolist() == [1.0, 8.0]
+    inputs, samples = tiny_batch(model, training=False, input_slice_interval=(1.0, 8.0))
+    input_slice_interval = model.get_input_slice_interval(samples)
+    assert input_slice_interval.tolist() == [1.0, 8.0]
     with torch.no_grad():
-        feats = model.extract_feat(inputs, thickness)
-        direct = model.neck(model.backbone(inputs, thickness=torch.tensor([1.0, 8.0])))
+        feats = model.extract_feat(inputs, input_slice_interval)
+        direct = model.neck(model.backbone(inputs, input_slice_interval=torch.tensor([1.0, 8.0])))
         other = model.extract_feat(inputs, torch.tensor([8.0, 1.0]))
     torch.testing.assert_close(feats[0], direct[0])
     assert not torch.allclose(feats[0], other[0])
     # a missing or NaN interval takes default_thickness
     samples[0].set_metainfo(dict(input_slice_interval=float('nan')))
-    assert model.get_thickness(samples).tolist() == [model.default_thickness, 8.0]
+    assert model.get_input_slice_interval(samples).tolist() == [model.default_input_slice_interval, 8.0]
 
 
 def test_predict_is_per_sample_thickness_consistent():
     """Sample 0 predicted alone equals sample 0 predicted in a batch with another thickness."""
     model = build(tiny_model_cfg(dict(type='AlignShiftConv'))).eval()
-    inputs, samples = tiny_batch(model, training=False, thickness=(1.0, 8.0))
+    inputs, samples = tiny_batch(model, training=False, input_slice_interval=(1.0, 8.0))
     with torch.no_grad():
-        both = model.extract_feat(inputs, model.get_thickness(samples))[0]
-        alone = model.extract_feat(inputs[:1], model.get_thickness(samples[:1]))[0]
+        both = model.extract_feat(inputs, model.get_input_slice_interval(samples))[0]
+        alone = model.extract_feat(inputs[:1], model.get_input_slice_interval(samples[:1]))[0]
     torch.testing.assert_close(both[:1], alone, rtol=1e-4, atol=1e-4)
 
 
 def test_backbone_type():
     model = build(tiny_model_cfg())
-    assert isinstance(model.backbone, DenseNet3D) and model.backbone_takes_thickness
+    assert isinstance(model.backbone, DenseNet3D) and model.backbone_takes_input_slice_interval
 
 
 def test_cpu_bf16_autocast_runs_backbone_in_bf16_heads_in_fp32():
