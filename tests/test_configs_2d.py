@@ -28,7 +28,8 @@ def _shrink(model):
         bb.depth, bb.base_channels = 18, 16
         chans = [16, 32, 64, 128]
     else:
-        bb.embed_dims, bb.depths, bb.num_heads, bb.window_size, bb.convert_weights = 16, [1, 1, 1, 1], [1, 1, 2, 2], 4, False
+        bb.embed_dims, bb.depths, bb.num_heads = 16, [1, 1, 1, 1], [1, 1, 2, 2]
+        bb.window_size, bb.convert_weights = 4, False
         chans = [16, 32, 64, 128]
     model.neck.in_channels, model.neck.out_channels = chans, 32
     model.rpn_head.in_channels = model.rpn_head.feat_channels = 32

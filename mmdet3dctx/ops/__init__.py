@@ -20,5 +20,6 @@ __all__ = [
     'ContextConv2dBase', 'NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv',
     'AlignShiftConv', 'a3d_fuse', 'acs_conv3d', 'view_conv3d', 'default_acs_split', 'slice_shift',
     'bind_input_slice_interval', 'convert_2d_to_3d', 'InPlaneUpsample', 'CONTEXT_CONVS', 'build_context_conv',
-    'get_context_conv_class', 'SliceGroupNorm', 'inflate_2d_weight', 'inflate_patch_embedding', 'rgb_to_grey', 'inflate_state_dict'
+    'get_context_conv_class', 'SliceGroupNorm', 'inflate_2d_weight', 'inflate_patch_embedding', 'rgb_to_grey',
+    'inflate_state_dict'
 ]

@@ -40,7 +40,8 @@ def test_mask_diameters_of_a_rectangle_and_ellipse():
     m = np.zeros((50, 50), bool)
     m[10:13, 5:45] = True  # 40 x 3 px
     long_axis, short_axis = mask_diameters(m)
-    assert long_axis == pytest.approx(np.hypot(39, 2) + 41 / np.hypot(39, 2), abs=1e-6) and 3 <= short_axis <= 5.5  # perpendicular to the diagonal
+    assert long_axis == pytest.approx(np.hypot(39, 2) + 41 / np.hypot(39, 2), abs=1e-6)
+    assert 3 <= short_axis <= 5.5  # perpendicular to the diagonal
     yy, xx = np.mgrid[:101, :101]
     ell = ((xx - 50) / 30.0) ** 2 + ((yy - 50) / 10.0) ** 2 <= 1
     long_axis, short_axis = mask_diameters(ell)

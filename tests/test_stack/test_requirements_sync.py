@@ -32,7 +32,8 @@ def test_every_requirement_pinned_exactly_once():
 def test_installers_read_requirement_files_and_pin_nothing_themselves():
     makefile = (ROOT / 'Makefile').read_text()
     dockerfile = (ROOT / 'docker' / 'Dockerfile').read_text()
-    for name in ('torch.txt', 'build.txt', 'mmcv.txt', 'runtime.txt', 'mmdet.txt', 'dicom.txt', 'tests.txt', 'tests-nodeps.txt'):
+    for name in ('torch.txt', 'build.txt', 'mmcv.txt', 'runtime.txt', 'mmdet.txt', 'dicom.txt', 'tests.txt',
+                 'tests-nodeps.txt'):
         assert f'requirements/{name}' in makefile, name
     for name in ('build.txt', 'mmcv.txt', 'runtime.txt', 'mmdet.txt'):
         assert f'requirements/{name}' in dockerfile, name

@@ -85,7 +85,8 @@ class ThickenedResNet(ResNet):
     def __init__(self, depth: int, num_slices: int = 9, fusion: str = '3dce', ssa: bool = False,
                  ssa_pool_size: int = 32, norm_eval: bool = False, **kwargs) -> None:
         if num_slices < 3 or num_slices % 3:
-            raise ValueError(f'ThickenedResNet: num_slices must be a multiple of 3 (groups of 3 slices), got {num_slices}')
+            raise ValueError('ThickenedResNet: num_slices must be a multiple of 3 (groups of 3 slices), '
+                             f'got {num_slices}')
         if fusion not in FUSIONS:
             raise ValueError(f'ThickenedResNet: fusion must be one of {FUSIONS}, got {fusion!r}')
         if kwargs.pop('in_channels', 3) != 3:

@@ -77,7 +77,8 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
 
         Args:
             batch_inputs (Tensor): ``(N, 1, D, H, W)``.
-            input_slice_interval (Tensor, optional): ``(N,)`` mm between the input slices (for backbones that take them).
+            input_slice_interval (Tensor, optional): ``(N,)`` mm between the input slices (for backbones that
+                take them).
 
         Returns:
             tuple: ``(rpn_x, roi_x)``, each a tuple of ``(N, C, H/s, W/s)`` neck maps; ``rpn_x`` comes from the key
