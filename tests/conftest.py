@@ -1,5 +1,6 @@
 """Fixtures shared by every test directory: a fixed torch seed, MMDetection's registry scope, the tools."""
 import importlib.util
+import logging
 import os.path as osp
 
 import pytest
@@ -45,3 +46,25 @@ def load_tool():
     """``load_tool('train')``: the module of ``tools/train.py``, loaded from its file (tools are scripts, not a
     package), e.g. to call its ``main(argv)`` with the command line a user types."""
     return _load_tool
+
+
+class _Messages(logging.Handler):
+    """Keeps the text of every record it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def log_messages():
+    """The messages MMEngine's current logger writes during the test, as a list of strings."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Messages()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)

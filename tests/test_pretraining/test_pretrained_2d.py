@@ -1,34 +1,13 @@
 """Pretrained2D: 2D (RGB) checkpoints into DenseNet3D / ResNet3D / MP3DResNet, checked slice by slice."""
-import logging
 
 import pytest
 import torch
-from mmengine.logging import MMLogger
 from mmengine.registry import WEIGHT_INITIALIZERS
 
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 from mmdet3dctx.pretraining import Pretrained2DInit
 from .tv_densenet import TVDenseNet, randomise
-
-
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def log_records():
-    logger = MMLogger.get_current_instance()
-    handler = _Records()
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
 
 
 def _grey_volume(num_slices=3, size=64, identical=False):
@@ -63,7 +42,7 @@ def densenet_ckpt(tmp_path_factory):
 
 
 @pytest.mark.parametrize('old_keys', [False, True])
-def test_densenet121_nofusion_reproduces_2d(densenet_ckpt, tmp_path, old_keys, log_records):
+def test_densenet121_nofusion_reproduces_2d(densenet_ckpt, tmp_path, old_keys, log_messages):
     net, path = densenet_ckpt
     if old_keys:  # the layout of the original torchvision release: norm.1 instead of norm1
         import re
@@ -88,7 +67,7 @@ def test_densenet121_nofusion_reproduces_2d(densenet_ckpt, tmp_path, old_keys, l
     for o, r in zip(out3d, ref):
         assert o.shape == r.shape
         torch.testing.assert_close(o, r, rtol=1e-4, atol=1e-4)
-    text = '\n'.join(log_records)
+    text = '\n'.join(log_messages)
     assert 'Pretrained2D: DenseNet3D' in text and 'loaded:' in text and 'skipped:' in text and 'missing' in text
     assert 'classifier.weight (classification head)' in text
 

@@ -3,7 +3,6 @@ and current key names) and ResNet-50, MMDetection's ResNet-50 and the Swin autho
 configs as a user points them at a local copy (``--cfg-options model.backbone.init_cfg.checkpoint=...``), and the
 values arrive where they belong. URLs: downloaded once into torch.hub's cache; offline, the error says what to
 do. Nothing is downloaded here (the download is replaced)."""
-import logging
 import os.path as osp
 import shutil
 from urllib.error import URLError
@@ -11,7 +10,6 @@ from urllib.error import URLError
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from mmdet.models.backbones.swin import swin_converter
 from mmdet.registry import MODELS
@@ -22,25 +20,6 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DENSENET_URL = 'https://download.pytorch.org/models/densenet121-a639ec97.pth'
 RESNET50_URL = 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
 SWIN_T_URL = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth'
-
-
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def log_text():
-    logger = MMLogger.get_current_instance()
-    handler = _Records()
-    logger.addHandler(handler)
-    yield lambda: '\n'.join(handler.messages)
-    logger.removeHandler(handler)
 
 
 @pytest.fixture
@@ -140,7 +119,7 @@ def test_paper_configs_point_at_the_published_weights():
 
 
 @pytest.mark.parametrize('form', ['old', 'new'])
-def test_densenet121_into_the_a3d_config(densenet_files, form, log_text):
+def test_densenet121_into_the_a3d_config(densenet_files, form, log_messages):
     src, path = densenet_files[form]
     model = _init_from('deeplesion/a3d_7slice.py', path)
     bb = model.backbone
@@ -160,7 +139,7 @@ def test_densenet121_into_the_a3d_config(densenet_files, form, log_text):
     assert report['skipped']['classifier.weight'] == 'classification head'
     assert set(report['skipped'].values()) == {'classification head', 'final norm (after the dropped block 4)',
                                                'not in the model'}  # no shape mismatch
-    text = log_text()
+    text = '\n'.join(log_messages)
     assert f'Pretrained2D: DenseNet3D <- {path}' in text
     assert 'loaded: conv*.weight, norm*.weight' in text and 'denseblock*.denselayer*.conv*.weight (' in text
     assert 'classifier.weight (classification head)' in text and 'norm*.weight (final norm' in text
