@@ -200,9 +200,3 @@ def write_study_outputs(findings: Sequence[LesionFinding], volume: CTVolume, out
         if osp.isdir(staging):
             shutil.rmtree(staging, ignore_errors=True)
     return [osp.join(out_dir, n) for n in written]
-
-
-def write_findings(findings: Sequence[LesionFinding], volume: CTVolume, out_dir: str, force: bool = False,
-                   window: Tuple[float, float] = (-160, 240)) -> List[str]:
-    """:func:`write_study_outputs` under its former name (``force`` = ``overwrite``)."""
-    return write_study_outputs(findings, volume, out_dir, overwrite=force, window=window)
