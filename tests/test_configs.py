@@ -103,7 +103,7 @@ def test_swapping_operators_changes_only_the_backbone(slices):
         assert {k: v for k, v in bb_a.items() if k != 'context_conv'} == \
             {k: v for k, v in bb_b.items() if k != 'context_conv'}, op
         assert a['optim_wrapper'] == b['optim_wrapper'] and a['param_scheduler'] == b['param_scheduler']
-        if op != 'alignshift':  # AlignShift reads the adjacent slices of the series (slice_interval=None)
+        if op != 'alignshift':  # AlignShift reads the adjacent slices of the series (input_slice_interval=None)
             assert a['train_dataloader'] == b['train_dataloader'], op
             assert a['test_dataloader'] == b['test_dataloader'], op
 
@@ -220,7 +220,7 @@ def test_the_flagship_trains_with_its_dataset_base():
     base = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'datasets', 'deeplesion_mask.py'))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator'):
         assert leaf[key] == base[key], key
-    assert (leaf.num_slices, leaf.slice_interval, tuple(leaf.window)) == (7, 2.0, (-1024, 2050))
+    assert (leaf.num_slices, leaf.input_slice_interval, tuple(leaf.window)) == (7, 2.0, (-1024, 2050))
     three = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_3slice.py'))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert three[key].dataset.pipeline[0].num_slices == 3
@@ -244,7 +244,7 @@ def test_leaf_pipelines_agree(path):
     loads = [p[0] for p in (cfg.train_pipeline, cfg.test_pipeline)]
     assert all(t['type'] == 'LoadDeepLesionSlices' for t in loads) and loads[0] == loads[1]
     assert loads[0]['num_slices'] == cfg.num_slices and loads[0]['window'] == cfg.window
-    assert loads[0]['slice_interval'] == cfg.slice_interval
+    assert loads[0]['input_slice_interval'] == cfg.input_slice_interval
     for holder in (cfg.model.backbone, cfg.model.neck.get('reduction', {})):
         assert holder.get('num_slices', cfg.num_slices) == cfg.num_slices
     assert cfg.train_dataloader.dataset.data_root == cfg.test_dataloader.dataset.data_root == cfg.data_root

@@ -8,7 +8,7 @@ _base_ = [
 
 data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'  # or --cfg-options data_root=... (default data/DeepLesion)
 num_slices = 7
-slice_interval = 2.0  # mm between the stacked slices, whatever the series' interval
+input_slice_interval = 2.0  # mm between the stacked slices, whatever the series' interval
 window = (-1024, 2050)  # HU mapped to [-50, 205]
 context_conv = dict(type='A3DConv')
 
@@ -16,7 +16,7 @@ model = dict(
     backbone=dict(num_slices=num_slices, context_conv=context_conv),
     neck=dict(reduction=dict(num_slices=num_slices)))
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval, window=window)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
 test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))

@@ -8,7 +8,7 @@ _base_ = [
 
 data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'  # or --cfg-options data_root=... (default data/DeepLesion)
 num_slices = 9
-slice_interval = 2.5  # mm between the stacked slices, whatever the series' interval
+input_slice_interval = 2.5  # mm between the stacked slices, whatever the series' interval
 window = (-1024, 1050)  # HU mapped to [-50, 205]
 
 model = dict(neck=dict(reduction=dict(num_slices=num_slices)))
@@ -19,7 +19,7 @@ model = dict(neck=dict(reduction=dict(num_slices=num_slices)))
 # Another file: --cfg-options load_from=/path/to/file.pth; from scratch: --cfg-options load_from=None.
 load_from = 'checkpoints/mp3d63_9slice_from_coco.pth'
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval, window=window)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
 test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))

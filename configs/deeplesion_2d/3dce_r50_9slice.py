@@ -8,7 +8,7 @@ _base_ = [
 
 data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'  # or --cfg-options data_root=... (default data/DeepLesion)
 num_slices = 9  # a multiple of 3
-slice_interval = 2.5
+input_slice_interval = 2.5
 window = (-1024, 1050)
 rpn_on_key_group = True  # False: both heads see the fused maps
 
@@ -30,7 +30,7 @@ model = dict(
         init_cfg=dict(type='Pretrained2D', checkpoint='https://download.pytorch.org/models/resnet50-0676ba61.pth')),
     neck=dict(_delete_=True, type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5))
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval, window=window)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
 test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))

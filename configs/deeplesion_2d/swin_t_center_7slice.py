@@ -7,7 +7,7 @@ _base_ = [
 
 data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'  # or --cfg-options data_root=... (default data/DeepLesion)
 num_slices = 7
-slice_interval = 2.0
+input_slice_interval = 2.0
 window = (-1024, 2050)
 inflate = 'center'
 
@@ -36,7 +36,7 @@ model = dict(
     neck=dict(_delete_=True, type='FPN', in_channels=[96, 192, 384, 768], out_channels=256, num_outs=5))
 
 # single-scale, flip only (no shift/scale/rotate)
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval, window=window)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:4], _base_.train_pipeline[-1]]
 test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))

@@ -10,7 +10,7 @@ data_root = 'data/synthetic/demo_200p_128px_thinnoise'
 # tools/train.py makes the tree if missing (python tools/make_synthetic_deeplesion.py with these settings)
 synthetic = dict(num_patients=200, seed=0, image_size=128, noise_hu=8.0, noise_ref_mm=5.0, contrast_scale=0.7)
 num_slices = 7
-slice_interval = 2.0
+input_slice_interval = 2.0
 window = (-175, 275)  # soft-tissue window: the synthetic lesions and distractors sit in soft tissue
 context_conv = dict(type='A3DConv')
 
@@ -40,7 +40,7 @@ model = dict(
     train_cfg=dict(rpn=dict(allowed_border=-1), rpn_proposal=dict(nms_pre=1000, max_per_img=300)),
     test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=100)))
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval, window=window)
 train_pipeline = [
     load_slices,
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=False),

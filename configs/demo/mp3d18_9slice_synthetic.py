@@ -6,7 +6,7 @@ _base_ = [
 ]
 
 num_slices = 9
-slice_interval = 2.5
+input_slice_interval = 2.5
 
 model = dict(
     data_preprocessor=dict(mean=[50.], std=[50.]),
@@ -26,7 +26,7 @@ model = dict(
         rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=100)))
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
 test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -4,7 +4,7 @@
 _base_ = './mp3d18_9slice_synthetic.py'
 
 num_slices = 7
-slice_interval = 2.0
+input_slice_interval = 2.0
 inflate = 'center'
 
 model = dict(
@@ -21,7 +21,7 @@ model = dict(
         out_indices=(0, 1, 2, 3)),
     neck=dict(_delete_=True, type='FPN', in_channels=[32, 64, 128, 256], out_channels=64, num_outs=4))
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval)
 train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
 test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

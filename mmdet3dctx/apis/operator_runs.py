@@ -62,7 +62,7 @@ def demo_options(operator: str, num_slices: int) -> List[str]:
     for loader in ('train_dataloader', 'test_dataloader'):
         opts.append(f'{loader}.dataset.pipeline.0.num_slices={num_slices}')
         if operator == 'alignshift':
-            opts.append(f'{loader}.dataset.pipeline.0.slice_interval=None')
+            opts.append(f'{loader}.dataset.pipeline.0.input_slice_interval=None')
     return opts
 
 

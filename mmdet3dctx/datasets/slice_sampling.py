@@ -27,32 +27,32 @@ def slice_offsets(num_slices: int) -> np.ndarray:
     return np.arange(-half, half + 1)
 
 
-def slice_positions(key: int, num_slices: int, slice_interval: Optional[float], interval: float,
+def slice_positions(key: int, num_slices: int, input_slice_interval: Optional[float], series_interval: float,
                     slice_range: Tuple[int, int]) -> np.ndarray:
     """Fractional slice indices of the input slices, clamped to the available range.
 
-    Slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) sits at ``key + k * slice_interval / interval``: the inputs are
-    ``slice_interval`` mm apart whatever the series' interval. A position beyond ``slice_range`` takes the
-    nearest end. A NaN or non-positive ``interval`` repeats the key slice.
+    Slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) sits at ``key + k * input_slice_interval / series_interval``: the
+    inputs are ``input_slice_interval`` mm apart whatever the series' interval. A position beyond ``slice_range``
+    takes the nearest end. A NaN or non-positive ``series_interval`` repeats the key slice.
 
     Args:
         key (int): Key slice index.
         num_slices (int): Odd number of input slices.
-        slice_interval (float | None): Wanted spacing of the inputs (mm); None takes the adjacent slices
+        input_slice_interval (float | None): Wanted spacing of the inputs (mm); None takes the adjacent slices
             (``key + k``) without normalisation.
-        interval (float): The series' slice interval (mm).
+        series_interval (float): The series' slice interval (mm).
         slice_range (tuple[int]): First and last available slice index.
 
     Returns:
         np.ndarray: float64 ``(num_slices,)`` positions, the key slice in the middle.
     """
     offsets = slice_offsets(num_slices).astype(np.float64)
-    if slice_interval is None:
+    if input_slice_interval is None:
         pos = key + offsets
-    elif interval is None or not math.isfinite(interval) or interval <= 0:
+    elif series_interval is None or not math.isfinite(series_interval) or series_interval <= 0:
         pos = np.full(num_slices, float(key))
     else:
-        pos = key + offsets * (float(slice_interval) / float(interval))
+        pos = key + offsets * (float(input_slice_interval) / float(series_interval))
     first, last = slice_range
     first, last = min(first, key), max(last, key)
     return np.clip(pos, first, last)
@@ -73,15 +73,15 @@ def nearest_existing_slice(index: int, key: int, exists: Callable[[int], bool]) 
     return key
 
 
-def input_slice_interval(slice_interval: Optional[float], interval: Optional[float]) -> float:
-    """The spacing (mm) of the stacked input slices: ``slice_interval`` when the series' ``interval`` is a
-    positive number, the series' own interval when ``slice_interval`` is None (adjacent slices), NaN otherwise
-    (a NaN or non-positive ``interval`` repeats the key slice, see :func:`slice_positions`)."""
-    interval = math.nan if interval is None else float(interval)
-    if slice_interval is None:
-        return interval
-    if math.isfinite(interval) and interval > 0:
-        return float(slice_interval)
+def effective_input_slice_interval(input_slice_interval: Optional[float], series_interval: Optional[float]) -> float:
+    """The spacing (mm) of the stacked input slices: ``input_slice_interval`` when ``series_interval`` is a
+    positive number, the series' own interval when ``input_slice_interval`` is None (adjacent slices), NaN
+    otherwise (a NaN or non-positive ``series_interval`` repeats the key slice, see :func:`slice_positions`)."""
+    series_interval = math.nan if series_interval is None else float(series_interval)
+    if input_slice_interval is None:
+        return series_interval
+    if math.isfinite(series_interval) and series_interval > 0:
+        return float(input_slice_interval)
     return math.nan
 
 

@@ -23,26 +23,27 @@ class LoadCTVolumeSlices(BaseTransform):
 
     Args:
         num_slices (int): odd number of input slices. Default: 7.
-        slice_interval (float, optional): mm between the stacked slices; None stacks adjacent slices.
+        input_slice_interval (float, optional): mm between the stacked slices; None stacks adjacent slices.
         window (tuple[float]): HU window. out_range (tuple[float]): values it maps to.
     """
 
-    def __init__(self, num_slices: int = 7, slice_interval: Optional[float] = 2.0,
+    def __init__(self, num_slices: int = 7, input_slice_interval: Optional[float] = 2.0,
                  window: Tuple[float, float] = (-1024, 2050), out_range: Tuple[float, float] = (-50, 205),
                  **unused) -> None:
         self.num_slices = num_slices
-        self.slice_interval = slice_interval
+        self.input_slice_interval = input_slice_interval
         self.window = tuple(window)
         self.out_range = tuple(out_range)
 
     def transform(self, results: dict) -> dict:
         volume, key = results['volume'], int(results['key_index'])
-        img = volume_slice_input(volume, key, self.num_slices, self.slice_interval, self.window, self.out_range)
+        img = volume_slice_input(volume, key, self.num_slices, self.input_slice_interval, self.window,
+                                 self.out_range)
         results.pop('volume')
         results['img'] = img
         results['img_shape'] = results['ori_shape'] = img.shape[:2]
         results['slice_interval'] = volume.slice_interval
-        results['input_slice_interval'] = volume_input_spacing(volume, self.slice_interval)
+        results['input_slice_interval'] = volume_input_spacing(volume, self.input_slice_interval)
         results['key_slice'] = key
         source = volume.metadata.get('directory') or volume.metadata.get('path') or 'volume'
         results['img_path'] = f'{source}#{key}'
@@ -52,7 +53,8 @@ class LoadCTVolumeSlices(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(num_slices={self.num_slices}, slice_interval={self.slice_interval}, '
+        return (f'{type(self).__name__}(num_slices={self.num_slices}, '
+                f'input_slice_interval={self.input_slice_interval}, '
                 f'window={self.window}, out_range={self.out_range})')
 
 
@@ -63,7 +65,7 @@ def inference_pipeline(pipeline_cfg: list) -> list:
     for step in pipeline_cfg:
         step = dict(step)
         if step['type'] in ('LoadDeepLesionSlices', 'LoadCTVolumeSlices'):
-            keep = {k: step[k] for k in ('num_slices', 'slice_interval', 'window', 'out_range') if k in step}
+            keep = {k: step[k] for k in ('num_slices', 'input_slice_interval', 'window', 'out_range') if k in step}
             out.append(dict(type='LoadCTVolumeSlices', **keep))
             found = True
         elif step['type'] != 'LoadAnnotations':

@@ -3,37 +3,38 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
-from mmdet3dctx.datasets.slice_sampling import (input_slice_interval, interpolation_plan, nearest_existing_slice,
-                                                slice_offsets, slice_positions, stack_windowed_slices)
+from mmdet3dctx.datasets.slice_sampling import (effective_input_slice_interval, interpolation_plan,
+                                                nearest_existing_slice, slice_offsets, slice_positions,
+                                                stack_windowed_slices)
 from mmdet3dctx.io import GAP_FACTOR, CTVolume
 
 Plan = List[Tuple[int, int, float]]
 
 
-def physical_plan(positions: np.ndarray, key: int, num_slices: int, slice_interval: Optional[float],
+def physical_plan(positions: np.ndarray, key: int, num_slices: int, input_slice_interval: Optional[float],
                   run: Tuple[int, int], eps: float = 1e-6) -> Plan:
     """Interpolation plan ``(i0, i1, w)`` per input slice from slice positions in mm.
 
-    Input slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) is wanted at ``positions[key] + k · slice_interval`` mm and
+    Input slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) is wanted at ``positions[key] + k · input_slice_interval`` mm and
     interpolated linearly between the two real slices around that position, ``(1 − w)·S[i0] + w·S[i1]``;
     a position past an end of ``run`` (the contiguous run of slices holding the key slice) takes that end slice.
-    ``slice_interval=None`` takes the adjacent slices (``key + k``, clamped to the run).
+    ``input_slice_interval=None`` takes the adjacent slices (``key + k``, clamped to the run).
 
     Args:
         positions (np.ndarray): ``(Z,)`` increasing slice positions in mm.
         key (int): key slice index.
         num_slices (int): odd number of input slices.
-        slice_interval (float | None): wanted spacing of the inputs in mm.
+        input_slice_interval (float | None): wanted spacing of the inputs in mm.
         run (tuple[int, int]): first and last index (inclusive) of the key slice's run.
         eps (float): positions closer than this (mm) to a real slice take it.
     """
     first, last = run
     offsets = slice_offsets(num_slices)
-    if slice_interval is None:
+    if input_slice_interval is None:
         return [(int(r), int(r), 0.0) for r in np.clip(key + offsets, first, last)]
     pos = positions[first:last + 1]
     plan = []
-    for q in positions[key] + offsets * float(slice_interval):
+    for q in positions[key] + offsets * float(input_slice_interval):
         if q <= pos[0] + eps:
             plan.append((first, first, 0.0))
         elif q >= pos[-1] - eps:
@@ -49,7 +50,7 @@ def physical_plan(positions: np.ndarray, key: int, num_slices: int, slice_interv
     return plan
 
 
-def volume_input_plan(volume: CTVolume, key: int, num_slices: int, slice_interval: Optional[float] = 2.0,
+def volume_input_plan(volume: CTVolume, key: int, num_slices: int, input_slice_interval: Optional[float] = 2.0,
                       gap_factor: float = GAP_FACTOR) -> Tuple[Plan, Callable[[int], int]]:
     """The interpolation plan of key slice ``key`` and the map from plan entries to volume rows.
 
@@ -66,15 +67,15 @@ def volume_input_plan(volume: CTVolume, key: int, num_slices: int, slice_interva
         numbers = list(numbers)
         row_of = {n: i for i, n in enumerate(numbers)}
         key_number = numbers[key]
-        positions = slice_positions(key_number, num_slices, slice_interval, volume.slice_interval,
+        positions = slice_positions(key_number, num_slices, input_slice_interval, volume.slice_interval,
                                     (numbers[0], numbers[-1]))
         return interpolation_plan(positions), lambda n: row_of[nearest_existing_slice(n, key_number,
                                                                                       row_of.__contains__)]
     run = next(r for r in volume.runs(gap_factor) if r[0] <= key <= r[1])
-    return physical_plan(volume.positions, key, num_slices, slice_interval, run), lambda i: i
+    return physical_plan(volume.positions, key, num_slices, input_slice_interval, run), lambda i: i
 
 
-def volume_slice_input(volume: CTVolume, key: int, num_slices: int, slice_interval: Optional[float] = 2.0,
+def volume_slice_input(volume: CTVolume, key: int, num_slices: int, input_slice_interval: Optional[float] = 2.0,
                        window: Tuple[float, float] = (-1024, 2050),
                        out_range: Tuple[float, float] = (-50, 205), gap_factor: float = GAP_FACTOR) -> np.ndarray:
     """The ``(H, W, num_slices)`` float32 input for key slice ``key`` (0-based volume index) of ``volume``.
@@ -83,11 +84,12 @@ def volume_slice_input(volume: CTVolume, key: int, num_slices: int, slice_interv
     as in training) and interpolated and windowed by the training loader's own
     :func:`~mmdet3dctx.datasets.slice_sampling.stack_windowed_slices`.
     """
-    plan, row = volume_input_plan(volume, key, num_slices, slice_interval, gap_factor)
+    plan, row = volume_input_plan(volume, key, num_slices, input_slice_interval, gap_factor)
     img = stack_windowed_slices(plan, lambda i: volume.hu[row(i)], window, out_range)
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
-def volume_input_spacing(volume: CTVolume, slice_interval: Optional[float]) -> float:
-    """The mm between the stacked input slices (the training loader's rule, :func:`input_slice_interval`)."""
-    return input_slice_interval(slice_interval, volume.slice_interval)
+def volume_input_spacing(volume: CTVolume, input_slice_interval: Optional[float]) -> float:
+    """The mm between the stacked input slices (the training loader's rule,
+    :func:`~mmdet3dctx.datasets.slice_sampling.effective_input_slice_interval`)."""
+    return effective_input_slice_interval(input_slice_interval, volume.slice_interval)

@@ -1,4 +1,4 @@
-"""AlignShift: a slice shift whose amount adapts to the slice thickness of each sample."""
+"""AlignShift: a slice shift whose amount adapts to the slice interval of each sample."""
 import contextlib
 from typing import Iterator, Optional
 
@@ -15,8 +15,8 @@ class AlignShiftConv(ContextConv2dBase):
     """AlignShift convolution (Yang et al., "AlignShift: Bridging the Gap of Imaging Thickness in 3D
     Anisotropic Volumes", MICCAI 2020).
 
-    With slice interval ``t`` (mm) per sample, ``r = clamp(ref_thickness / t, 0, 1)`` and the shifted channels
-    become ``(1 − r)·x[d] + r·x[d ± 1]``: slices of ``ref_thickness`` or thinner shift fully (exactly
+    With slice interval ``t`` (mm) per sample, ``r = clamp(ref_slice_interval / t, 0, 1)`` and the shifted channels
+    become ``(1 − r)·x[d] + r·x[d ± 1]``: slices of ``ref_slice_interval`` or thinner shift fully (exactly
     :class:`TSMConv`), thicker ones, whose neighbours lie further away, shift less; then the per-slice 2D
     convolution.
 
@@ -25,7 +25,7 @@ class AlignShiftConv(ContextConv2dBase):
     :func:`bind_input_slice_interval` around its call.
 
     Args:
-        ref_thickness (float): the reference slice interval in mm. Default: 2.0.
+        ref_slice_interval (float): the reference slice interval in mm. Default: 2.0.
         shift_div (int): 1/shift_div of the channels move each way. Default: 8.
         Other args as ``nn.Conv2d``.
 
@@ -36,12 +36,12 @@ class AlignShiftConv(ContextConv2dBase):
     """
     needs_input_slice_interval = True
 
-    def __init__(self, *args, ref_thickness: float = 2.0, shift_div: int = 8, **kwargs) -> None:
+    def __init__(self, *args, ref_slice_interval: float = 2.0, shift_div: int = 8, **kwargs) -> None:
         if shift_div < 2:
             raise ValueError(f'shift_div must be >= 2, got {shift_div}')
-        if ref_thickness <= 0:
-            raise ValueError(f'ref_thickness must be positive, got {ref_thickness}')
-        self.ref_thickness = float(ref_thickness)
+        if ref_slice_interval <= 0:
+            raise ValueError(f'ref_slice_interval must be positive, got {ref_slice_interval}')
+        self.ref_slice_interval = float(ref_slice_interval)
         self.shift_div = shift_div
         super().__init__(*args, **kwargs)
         self._bound_input_slice_interval: Optional[torch.Tensor] = None
@@ -51,7 +51,7 @@ class AlignShiftConv(ContextConv2dBase):
         return self.in_channels // self.shift_div
 
     def shift_ratio(self, t: torch.Tensor) -> torch.Tensor:
-        """``r = clamp(ref_thickness / t, 0, 1)``; a NaN or non-positive ``t`` is an error.
+        """``r = clamp(ref_slice_interval / t, 0, 1)``; a NaN or non-positive ``t`` is an error.
 
         A CPU ``t`` is checked at once (``ValueError``); one on an accelerator is checked there by an
         asynchronous assertion, so the forward never waits for the device (the error surfaces at the next
@@ -60,10 +60,10 @@ class AlignShiftConv(ContextConv2dBase):
         positive = t > 0  # False for NaN too
         if t.device.type == 'cpu':
             if not bool(positive.all()):
-                raise ValueError(f'AlignShiftConv needs positive slice thicknesses, got {t.tolist()}')
+                raise ValueError(f'AlignShiftConv needs positive slice intervals, got {t.tolist()}')
         else:
-            torch._assert_async(positive.all(), 'AlignShiftConv needs positive slice thicknesses')
-        return (self.ref_thickness / t).clamp(0, 1)
+            torch._assert_async(positive.all(), 'AlignShiftConv needs positive slice intervals')
+        return (self.ref_slice_interval / t).clamp(0, 1)
 
     def forward(self, x: torch.Tensor, input_slice_interval=None) -> torch.Tensor:
         """``(N, C_in, D, H, W)``, ``input_slice_interval`` ``(N,)`` in mm ``-> (N, C_out, D, H', W')``.
@@ -81,7 +81,7 @@ class AlignShiftConv(ContextConv2dBase):
         if t.numel() == 1:
             t = t.expand(x.shape[0])
         if t.numel() != x.shape[0]:
-            raise ValueError(f'AlignShiftConv got {t.numel()} thicknesses for a batch of {x.shape[0]}')
+            raise ValueError(f'AlignShiftConv got {t.numel()} slice intervals for a batch of {x.shape[0]}')
         ratio = self.shift_ratio(t).to(x.device)
         if use_premix(x):
             return premix_slice_conv(x, self.weight, self.bias, ratio.detach(), ShiftMix(self.fold), self.stride,
@@ -89,7 +89,7 @@ class AlignShiftConv(ContextConv2dBase):
         return self.slice_conv(slice_shift(x, self.fold, ratio))
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f', ref_thickness={self.ref_thickness}, shift_div={self.shift_div}'
+        return super().extra_repr() + f', ref_slice_interval={self.ref_slice_interval}, shift_div={self.shift_div}'
 
 
 @contextlib.contextmanager

@@ -111,7 +111,7 @@ def browse_dataset(cfg,
         volume, boxes, masks, meta = _sample_arrays(item)
         interval = meta.get('input_slice_interval')
         interval = float(interval) if interval is not None and math.isfinite(float(interval)) else None
-        image = draw_ct_sample(volume, boxes, masks, value_range=value_range, slice_interval=interval)
+        image = draw_ct_sample(volume, boxes, masks, value_range=value_range, input_slice_interval=interval)
         name = meta.get('file_name') or osp.basename(meta.get('img_path', f'{index:06d}.png'))
         name = osp.splitext(name)[0] + '.png'
         out_file = osp.join(output_dir, name) if output_dir else None

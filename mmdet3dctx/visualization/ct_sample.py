@@ -11,14 +11,14 @@ GT_BOX_COLOR = (0, 255, 0)
 MASK_COLOR = (255, 200, 0)
 
 
-def _panel_titles(num_slices: int, key_index: int, slice_interval: Optional[float]) -> list:
+def _panel_titles(num_slices: int, key_index: int, input_slice_interval: Optional[float]) -> list:
     titles = []
     for d in range(num_slices):
         offset = d - key_index
         if offset == 0:
             titles.append('key')
-        elif slice_interval is not None and math.isfinite(slice_interval) and slice_interval > 0:
-            titles.append(f'{offset * slice_interval:+.1f} mm')
+        elif input_slice_interval is not None and math.isfinite(input_slice_interval) and input_slice_interval > 0:
+            titles.append(f'{offset * input_slice_interval:+.1f} mm')
         else:
             titles.append(f'{offset:+d}')
     return titles
@@ -29,7 +29,7 @@ def draw_ct_sample(volume: np.ndarray,
                    masks: Optional[np.ndarray] = None,
                    value_range: Optional[Tuple[float, float]] = None,
                    key_index: Optional[int] = None,
-                   slice_interval: Optional[float] = None,
+                   input_slice_interval: Optional[float] = None,
                    box_color: Sequence[int] = GT_BOX_COLOR,
                    mask_color: Sequence[int] = MASK_COLOR,
                    mask_alpha: float = 0.35,
@@ -40,7 +40,7 @@ def draw_ct_sample(volume: np.ndarray,
     Every slice is shown in grey, ``value_range`` (the CT window as the pipeline mapped it) stretched to 0-255.
     The boxes are drawn on every slice (1 px wide, at the pixels ``round(x1), round(y1), round(x2), round(y2)``
     of each panel), the masks blended over the key slice only. A title strip above each panel says ``key`` or
-    the slice's offset from it (in mm when ``slice_interval`` is given).
+    the slice's offset from it (in mm when ``input_slice_interval`` is given).
 
     Args:
         volume (np.ndarray): The slices, ``(D, H, W)``.
@@ -49,7 +49,7 @@ def draw_ct_sample(volume: np.ndarray,
         value_range (tuple[float, float], optional): The values shown as black and white. Defaults to the
             volume's minimum and maximum.
         key_index (int, optional): Index of the key slice. Defaults to the middle one, ``D // 2``.
-        slice_interval (float, optional): mm between consecutive slices, for the titles.
+        input_slice_interval (float, optional): mm between consecutive input slices, for the titles.
         box_color (Sequence[int]): RGB of the boxes. Defaults to green.
         mask_color (Sequence[int]): RGB of the masks. Defaults to amber.
         mask_alpha (float): Opacity of the masks. Defaults to 0.35.
@@ -83,7 +83,7 @@ def draw_ct_sample(volume: np.ndarray,
         masks = np.asarray(masks).reshape(-1, height, width) != 0
 
     canvas = np.zeros((title_height + height, num_slices * width + (num_slices - 1) * gap, 3), np.uint8)
-    for d, title in enumerate(_panel_titles(num_slices, key_index, slice_interval)):
+    for d, title in enumerate(_panel_titles(num_slices, key_index, input_slice_interval)):
         panel = np.ascontiguousarray(np.repeat(grey[d][..., None], 3, axis=2))
         if d == key_index and masks is not None and len(masks):
             inside = masks.any(axis=0)

@@ -109,7 +109,7 @@ def _dataset_from_config(name, root, loader='train_dataloader'):
 
 def test_config_train_pipeline_end_to_end(synthetic):
     ds, cfg = _dataset_from_config('deeplesion.py', synthetic)
-    assert cfg.num_slices == 7 and cfg.slice_interval == 2.0 and tuple(cfg.window) == (-1024, 2050)
+    assert cfg.num_slices == 7 and cfg.input_slice_interval == 2.0 and tuple(cfg.window) == (-1024, 2050)
     out = ds[0]
     inputs, sample = out['inputs'], out['data_samples']
     assert inputs.dtype == torch.float32 and tuple(inputs.shape) == (7, 512, 512)
@@ -139,7 +139,7 @@ def test_config_test_pipeline_keeps_original_boxes(synthetic):
 
 def test_mask_and_mp3d_configs(synthetic, tmp_path):
     ds, cfg = _dataset_from_config('deeplesion_mp3d.py', synthetic)
-    assert cfg.num_slices == 9 and cfg.slice_interval == 2.5 and tuple(cfg.window) == (-1024, 1050)
+    assert cfg.num_slices == 9 and cfg.input_slice_interval == 2.5 and tuple(cfg.window) == (-1024, 1050)
     out = ds[0]
     assert out['inputs'].shape[0] == 9 and out['inputs'].shape[1] in (448, 512, 576)
     cfg = Config.fromfile(osp.join(CONFIGS, 'deeplesion_mask.py'))

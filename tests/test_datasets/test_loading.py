@@ -34,7 +34,8 @@ def _results(folder, key, interval, srange=(5, 15)):
 
 
 def _load(results, **kwargs):
-    cfg = dict(type='LoadDeepLesionSlices', num_slices=7, slice_interval=2.0, window=WINDOW, out_range=(-50, 205))
+    cfg = dict(type='LoadDeepLesionSlices', num_slices=7, input_slice_interval=2.0, window=WINDOW,
+               out_range=(-50, 205))
     cfg.update(kwargs)
     return TRANSFORMS.build(cfg)(results)
 
@@ -108,7 +109,7 @@ def test_window_clips(tmp_path):
 
 
 def test_raw_adjacent_slices(series):
-    out = _load(_results(series, 10, 5.0), num_slices=5, slice_interval=None)
+    out = _load(_results(series, 10, 5.0), num_slices=5, input_slice_interval=None)
     np.testing.assert_allclose(out['img'][0, 0], expected([80, 90, 100, 110, 120]), atol=1e-4)
     assert out['input_slice_interval'] == 5.0
 
@@ -119,7 +120,7 @@ def test_one_slice(series):
 
 
 def test_neighbouring_key_slices_hit_the_cache(series):
-    load = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, cache_size=16)
+    load = LoadDeepLesionSlices(num_slices=3, input_slice_interval=1.0, cache_size=16)
     load(_results(series, 10, 1.0))  # slices 9, 10, 11
     assert (load.cache.hits, load.cache.misses) == (0, 3)
     load(_results(series, 11, 1.0))  # 10, 11 cached; 12 decoded
@@ -129,7 +130,7 @@ def test_neighbouring_key_slices_hit_the_cache(series):
 
 
 def test_bad_arguments():
-    for bad in (dict(num_slices=4), dict(num_slices=0), dict(slice_interval=0), dict(window=(5, 5))):
+    for bad in (dict(num_slices=4), dict(num_slices=0), dict(input_slice_interval=0), dict(window=(5, 5))):
         with pytest.raises(ValueError):
             LoadDeepLesionSlices(**bad)
 
@@ -150,11 +151,12 @@ def synthetic_tree(tmp_path_factory):
     return make_synthetic_deeplesion(str(tmp_path_factory.mktemp('syn')), num_patients=6, seed=2, image_size=96)
 
 
-@pytest.mark.parametrize('num_slices,slice_interval', [(7, 2.0), (3, 2.0), (11, 2.0), (5, None)])
-def test_fast_path_equals_opencv_and_the_reference_bit_for_bit(synthetic_tree, num_slices, slice_interval):
+@pytest.mark.parametrize('num_slices,input_slice_interval', [(7, 2.0), (3, 2.0), (11, 2.0), (5, None)])
+def test_fast_path_equals_opencv_and_the_reference_bit_for_bit(synthetic_tree, num_slices, input_slice_interval):
     infos = DeepLesionDataset(data_root=synthetic_tree, split=None, pipeline=[], skip_noisy=False)
     assert len(infos) >= 10
-    kw = dict(num_slices=num_slices, slice_interval=slice_interval, window=(-175, 275), out_range=(-50, 205))
+    kw = dict(num_slices=num_slices, input_slice_interval=input_slice_interval, window=(-175, 275),
+              out_range=(-50, 205))
     fast = LoadDeepLesionSlices(png_decoder='auto', **kw)
     reference = LoadDeepLesionSlices(png_decoder='opencv', cache_size=0, **kw)
     intervals = set()
@@ -183,7 +185,7 @@ def test_fast_path_equals_opencv_and_the_reference_bit_for_bit(synthetic_tree, n
 
 
 def test_cache_hits_return_identical_arrays(series):
-    load = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, cache_size=16)
+    load = LoadDeepLesionSlices(num_slices=3, input_slice_interval=1.0, cache_size=16)
     first = load(_results(series, 10, 1.0))['img'].copy()
     again = load(_results(series, 10, 1.0))
     assert (load.cache.hits, load.cache.misses) == (3, 3)
@@ -200,7 +202,7 @@ def test_corrupt_neighbour_is_an_error_naming_the_file(series):
     with open(path, 'wb') as f:
         f.write(data[:len(data) // 2])
     with pytest.raises(ValueError, match=r'000001_01_01/011\.png: cannot decode as PNG'):
-        _load(_results(series, 10, 1.0), num_slices=3, slice_interval=1.0)
+        _load(_results(series, 10, 1.0), num_slices=3, input_slice_interval=1.0)
 
 
 def test_png_decoder_option():
@@ -216,14 +218,14 @@ def _files(folder):
 def test_disk_cache_hits_return_identical_arrays_and_write_only_in_its_folder(series, tmp_path):
     data_files = _files(str(tmp_path / 'Images_png'))
     cache_dir = str(tmp_path.parent / (tmp_path.name + '_decoded'))
-    first = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, decode_cache_dir=cache_dir)
+    first = LoadDeepLesionSlices(num_slices=3, input_slice_interval=1.0, decode_cache_dir=cache_dir)
     a = first(_results(series, 10, 1.0))['img'].copy()
     assert (first.disk_cache.hits, first.disk_cache.misses) == (0, 3)
     assert len([f for f in _files(cache_dir) if f.endswith('.npy')]) == 3
     assert not [f for f in _files(cache_dir) if f.endswith('.tmp')]
     assert _files(str(tmp_path / 'Images_png')) == data_files  # nothing written into the data tree
     # Another worker (empty LRU) reads the raw arrays back: same input bit for bit.
-    second = LoadDeepLesionSlices(num_slices=3, slice_interval=1.0, decode_cache_dir=cache_dir)
+    second = LoadDeepLesionSlices(num_slices=3, input_slice_interval=1.0, decode_cache_dir=cache_dir)
     b = second(_results(series, 10, 1.0))['img']
     assert (second.disk_cache.hits, second.disk_cache.misses) == (3, 0)
     assert second.disk_cache.hit_rate == 1.0
@@ -261,7 +263,7 @@ def test_disk_cache_inside_the_data_tree_is_refused(series, tmp_path):
 
 @pytest.mark.parametrize('num_slices', [1, 7])
 def test_samples_do_not_share_memory_through_the_workspace(series, num_slices):
-    load = LoadDeepLesionSlices(num_slices=num_slices, slice_interval=1.0)
+    load = LoadDeepLesionSlices(num_slices=num_slices, input_slice_interval=1.0)
     a = load(_results(series, 10, 2.5))['img']
     kept = a.copy()
     b = load(_results(series, 12, 1.0))['img']
@@ -275,7 +277,7 @@ def test_samples_do_not_share_memory_through_the_workspace(series, num_slices):
 
 def test_threads_get_their_own_workspace(series):
     from concurrent.futures import ThreadPoolExecutor
-    load = LoadDeepLesionSlices(num_slices=7, slice_interval=2.0)
+    load = LoadDeepLesionSlices(num_slices=7, input_slice_interval=2.0)
     keys = [6, 8, 10, 12, 14] * 8
     ref = {k: load(_results(series, k, 0.7))['img'].tobytes() for k in set(keys)}
     with ThreadPoolExecutor(4) as pool:

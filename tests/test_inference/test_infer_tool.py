@@ -132,7 +132,8 @@ def test_infer_pipeline_matches_training_loader_arguments():
     steps = inference_pipeline(cfg.test_dataloader.dataset.pipeline)
     load = [s for s in cfg.test_dataloader.dataset.pipeline if s['type'] == 'LoadDeepLesionSlices'][0]
     assert steps[0] == dict(type='LoadCTVolumeSlices', num_slices=load['num_slices'],
-                            slice_interval=load['slice_interval'], window=load['window'], out_range=load['out_range'])
+                            input_slice_interval=load['input_slice_interval'], window=load['window'],
+                            out_range=load['out_range'])
     assert 'LoadAnnotations' not in [s['type'] for s in steps]
     with pytest.raises(ValueError, match='no LoadDeepLesionSlices'):
         inference_pipeline([dict(type='LoadImageFromFile')])

@@ -23,7 +23,7 @@ def test_tsm_is_shift_then_per_slice_conv():
 
 def test_alignshift_full_ratio_equals_tsm():
     tsm = TSMConv(16, 8, 3, padding=1)
-    al = AlignShiftConv(16, 8, 3, padding=1, ref_thickness=2.0)
+    al = AlignShiftConv(16, 8, 3, padding=1, ref_slice_interval=2.0)
     al.load_state_dict(tsm.state_dict())
     x = torch.randn(3, 16, 5, 6, 6)
     # thickness <= ref -> r = 1 -> exactly TSM
@@ -41,14 +41,14 @@ def test_alignshift_formula_per_sample():
 
 
 def test_alignshift_ratio_from_thickness():
-    al = AlignShiftConv(8, 8, 1, ref_thickness=2.0)
+    al = AlignShiftConv(8, 8, 1, ref_slice_interval=2.0)
     r = al.shift_ratio(torch.tensor([0.5, 1.0, 2.0, 5.0]))
     # r = clamp(2 / t, 0, 1)
     assert r.tolist() == pytest.approx([1.0, 1.0, 1.0, 0.4])
 
 
 def test_alignshift_thick_slices_shift_less():
-    al = AlignShiftConv(8, 8, 1, bias=False, ref_thickness=2.0)
+    al = AlignShiftConv(8, 8, 1, bias=False, ref_slice_interval=2.0)
     x = torch.randn(1, 8, 3, 2, 2)
     y_thick = al(x, torch.tensor([4.0]))  # r = 0.5
     ref = al.slice_conv(slice_shift(x, 1, torch.tensor([0.5])))
@@ -62,7 +62,7 @@ def test_alignshift_missing_or_bad_thickness():
         al(x)
     with pytest.raises(ValueError, match='positive'):
         al(x, torch.tensor([float('nan'), 1.0]))
-    with pytest.raises(ValueError, match='3 thicknesses for a batch of 2'):
+    with pytest.raises(ValueError, match='3 slice intervals for a batch of 2'):
         al(x, torch.tensor([1.0, 2.0, 3.0]))
 
 

@@ -61,7 +61,7 @@ def test_plan_deeplesion_configs_and_demo_options(tmp_path):
         'model.backbone.context_conv._delete_=True', 'model.backbone.context_conv.type=I3DConv',
         'model.backbone.num_slices=3', 'model.neck.reduction.num_slices=3',
         'train_dataloader.dataset.pipeline.0.num_slices=3', 'test_dataloader.dataset.pipeline.0.num_slices=3']
-    assert 'train_dataloader.dataset.pipeline.0.slice_interval=None' in demo_options('alignshift', 7)
+    assert 'train_dataloader.dataset.pipeline.0.input_slice_interval=None' in demo_options('alignshift', 7)
     demo = plan_runs(['tsm'], [7], [0], str(tmp_path), demo=True, demo_config=DEMO)
     assert demo[0].config == DEMO and demo[0].cfg_options == demo_options('tsm', 7) + ['randomness.seed=0']
     with pytest.raises(ComparisonError, match='unknown operator'):
@@ -84,7 +84,7 @@ def test_demo_options_make_a_consistent_config():
         for loader in (cfg.train_dataloader, cfg.test_dataloader):
             assert loader.dataset.pipeline[0].type == 'LoadDeepLesionSlices'
             assert loader.dataset.pipeline[0].num_slices == n
-            assert loader.dataset.pipeline[0].slice_interval == (None if op == 'alignshift' else 2.0)
+            assert loader.dataset.pipeline[0].input_slice_interval == (None if op == 'alignshift' else 2.0)
 
 
 def test_runs_resume_and_skip_what_is_done(tmp_path):

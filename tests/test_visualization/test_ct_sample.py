@@ -27,7 +27,7 @@ def test_window_boxes_and_masks_at_their_pixels():
     mask = np.zeros((1, h, w), np.uint8)
     mask[0, 14:20, 12:22] = 1
     img = draw_ct_sample(vol, np.array([box], np.float32) + 0.3, mask, value_range=(-50, 205),
-                         slice_interval=2.0, gap=GAP, title_height=TITLE)
+                         input_slice_interval=2.0, gap=GAP, title_height=TITLE)
     assert img.shape == (TITLE + h, d * w + (d - 1) * GAP, 3) and img.dtype == np.uint8
     edge = box_edge_mask(h, w, box)
     expected_grey = [0, 50, 128, 205, 255]  # (v + 50) * 255 / 255, rounded

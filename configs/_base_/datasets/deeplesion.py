@@ -13,12 +13,13 @@
 data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'  # env DEEPLESION_ROOT, else data/DeepLesion
 ann_file = 'DL_info.csv'
 num_slices = 7  # odd; the key slice is the middle one
-slice_interval = 2.0  # mm between the stacked slices, whatever the series' interval (None: the adjacent slices)
+input_slice_interval = 2.0  # mm between the stacked slices, whatever the series' interval (None: the adjacent slices)
 window = (-1024, 2050)  # HU mapped to out_range
 out_range = (-50, 205)
 img_scale = (512, 512)
 
-load_slices = dict(type='LoadDeepLesionSlices', num_slices=num_slices, slice_interval=slice_interval, window=window,
+load_slices = dict(type='LoadDeepLesionSlices', num_slices=num_slices,
+                   input_slice_interval=input_slice_interval, window=window,
                    out_range=out_range)
 train_pipeline = [
     load_slices,

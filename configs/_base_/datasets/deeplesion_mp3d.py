@@ -4,10 +4,10 @@
 _base_ = './deeplesion.py'
 
 num_slices = 9
-slice_interval = 2.5
+input_slice_interval = 2.5
 window = (-1024, 1050)
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, slice_interval=slice_interval, window=window)
+load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval, window=window)
 train_pipeline = [
     load_slices,
     dict(type='LoadAnnotations', with_bbox=True),

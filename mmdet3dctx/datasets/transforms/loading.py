@@ -9,21 +9,21 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
-from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, decode_hu_png, input_slice_interval,
+from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, decode_hu_png, effective_input_slice_interval,
                               interpolation_plan, nearest_existing_slice, neighbour_path, slice_positions,
                               stack_windowed_slices)
 
 
 @TRANSFORMS.register_module()
 class LoadDeepLesionSlices(BaseTransform):
-    """Load ``num_slices`` CT slices centred on the key slice, ``slice_interval`` mm apart, windowed.
+    """Load ``num_slices`` CT slices centred on the key slice, ``input_slice_interval`` mm apart, windowed.
 
-    Slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) sits at slice position ``key + k * slice_interval / interval``,
-    ``interval`` being the series' slice interval from ``DL_info.csv``. A fractional position is linearly
-    interpolated between its two neighbouring slices with the weights of that very offset; a position beyond
-    ``slice_range`` takes the nearest end; a NaN or non-positive interval repeats the key slice. A slice missing
-    inside the range is replaced by the nearest existing slice towards the key slice. HU are then mapped linearly
-    from ``window`` to ``out_range`` with clipping.
+    Slice ``k`` (``k = -(n-1)/2 .. (n-1)/2``) sits at slice position ``key + k * input_slice_interval /
+    slice_interval``, ``slice_interval`` being the series' own interval from ``DL_info.csv``. A fractional
+    position is linearly interpolated between its two neighbouring slices with the weights of that very offset; a
+    position beyond ``slice_range`` takes the nearest end; a NaN or non-positive interval repeats the key slice. A
+    slice missing inside the range is replaced by the nearest existing slice towards the key slice. HU are then
+    mapped linearly from ``window`` to ``out_range`` with clipping.
 
     The slices ride in the channel axis, so MMDetection's ``Resize``, ``RandomFlip`` and ``Pad`` work unchanged,
     and ``PackCTInputs`` (``PackDetInputs`` with the CT meta keys) turns ``(H, W, D)`` into ``(D, H, W)``.
@@ -42,7 +42,7 @@ class LoadDeepLesionSlices(BaseTransform):
     - img_path (key slice PNG)
     - key_slice
     - slice_range (optional, defaults to the key slice alone)
-    - slice_interval (optional, mm; NaN repeats the key slice)
+    - slice_interval (optional, the series' mm between slices; NaN repeats the key slice)
 
     Added Keys:
 
@@ -56,8 +56,8 @@ class LoadDeepLesionSlices(BaseTransform):
     Args:
         num_slices (int): Odd number of slices, the same loader feeds 3-, 7-, 9- and 11-slice models.
             Defaults to 7.
-        slice_interval (float | None): Spacing of the stacked slices in mm; None stacks the adjacent slices
-            without normalisation (thickness-aware models such as AlignShift). Defaults to 2.0.
+        input_slice_interval (float | None): Spacing of the stacked slices in mm; None stacks the adjacent
+            slices without normalisation (interval-aware models such as AlignShift). Defaults to 2.0.
         window (tuple[float]): HU window ``(low, high)``. Defaults to (-1024, 2050).
         out_range (tuple[float]): Values the window maps to. Defaults to (-50, 205).
         cache_size (int): Decoded slices kept per process; 0 disables the cache. Defaults to 64.
@@ -70,7 +70,7 @@ class LoadDeepLesionSlices(BaseTransform):
 
     Example:
         >>> from mmdet3dctx.datasets.transforms import LoadDeepLesionSlices
-        >>> load = LoadDeepLesionSlices(num_slices=3, slice_interval=2.0)
+        >>> load = LoadDeepLesionSlices(num_slices=3, input_slice_interval=2.0)
         >>> # results = load(dict(img_path='.../Images_png/000001_01_01/103.png', key_slice=103,
         >>> #                     slice_range=(90, 120), slice_interval=5.0))
         >>> # results['img'].shape -> (512, 512, 3)
@@ -78,7 +78,7 @@ class LoadDeepLesionSlices(BaseTransform):
 
     def __init__(self,
                  num_slices: int = 7,
-                 slice_interval: Optional[float] = 2.0,
+                 input_slice_interval: Optional[float] = 2.0,
                  window: Tuple[float, float] = (-1024, 2050),
                  out_range: Tuple[float, float] = (-50, 205),
                  cache_size: int = 64,
@@ -87,14 +87,14 @@ class LoadDeepLesionSlices(BaseTransform):
                  backend_args: Optional[dict] = None) -> None:
         if num_slices < 1 or num_slices % 2 != 1:
             raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
-        if slice_interval is not None and not slice_interval > 0:
-            raise ValueError(f'slice_interval must be positive or None, got {slice_interval}')
+        if input_slice_interval is not None and not input_slice_interval > 0:
+            raise ValueError(f'input_slice_interval must be positive or None, got {input_slice_interval}')
         if window[1] <= window[0]:
             raise ValueError(f'window must be (low, high) with low < high, got {window}')
         if png_decoder not in PNG_DECODERS:
             raise ValueError(f'png_decoder must be one of {PNG_DECODERS}, got {png_decoder!r}')
         self.num_slices = int(num_slices)
-        self.slice_interval = None if slice_interval is None else float(slice_interval)
+        self.input_slice_interval = None if input_slice_interval is None else float(input_slice_interval)
         self.window = (float(window[0]), float(window[1]))
         self.out_range = (float(out_range[0]), float(out_range[1]))
         self.png_decoder = png_decoder
@@ -139,7 +139,7 @@ class LoadDeepLesionSlices(BaseTransform):
             raise FileNotFoundError(f'key slice not found: {key_path}')
         if self.disk_cache is not None:  # the folder holding Images_png/<series>/<slice>.png
             self.disk_cache.check_outside(osp.dirname(osp.dirname(osp.dirname(osp.abspath(key_path)))))
-        positions = slice_positions(key, self.num_slices, self.slice_interval, interval, srange)
+        positions = slice_positions(key, self.num_slices, self.input_slice_interval, interval, srange)
         plan = interpolation_plan(positions)
         paths = {}
         for i0, i1, _ in plan:
@@ -157,11 +157,12 @@ class LoadDeepLesionSlices(BaseTransform):
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         results['slice_positions'] = [float(p) for p in positions]
-        results['input_slice_interval'] = input_slice_interval(self.slice_interval, interval)
+        results['input_slice_interval'] = effective_input_slice_interval(self.input_slice_interval, interval)
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(num_slices={self.num_slices}, slice_interval={self.slice_interval}, '
+        return (f'{self.__class__.__name__}(num_slices={self.num_slices}, '
+                f'input_slice_interval={self.input_slice_interval}, '
                 f'window={self.window}, out_range={self.out_range}, cache_size={self.cache.maxsize}, '
                 f'png_decoder={self.png_decoder!r}, '
                 f'decode_cache_dir={None if self.disk_cache is None else self.disk_cache.cache_dir!r}, '
