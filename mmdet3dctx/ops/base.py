@@ -138,7 +138,7 @@ def bound_input_slice_interval(module: nn.Module) -> Optional[IntervalLike]:
     """The slice interval bound now to the operators inside ``module`` that need it (the first one's), or None
     when none is bound or none needs it."""
     ops = input_slice_interval_operators(module)
-    return ops[0]._bound_input_slice_interval if ops else None
+    return getattr(ops[0], '_bound_input_slice_interval', None) if ops else None
 
 
 @contextlib.contextmanager
@@ -149,9 +149,10 @@ def bind_input_slice_interval(module: nn.Module, input_slice_interval: Optional[
     This is how the slice interval reaches the operators of any backbone, those converted from 2D models
     (:func:`convert_2d_to_3d`, MMDetection's ResNet blocks) included, whose ``forward`` cannot pass an extra
     argument. The binding is scoped: on leaving the block (normally or by an exception) each operator gets back
-    the value it had before, so bindings nest; nothing global is set. Bound to the modules, the value is not
-    seen by work that runs after the block, such as the recomputation of checkpointed layers in backward: a
-    checkpointed function binds the value it was called with itself (see :class:`~mmdet3dctx.models.DenseNet3D`).
+    the value it had before, so bindings nest; nothing global is set. Work that runs after the block does not see
+    the value, such as the recomputation of checkpointed layers in backward: a checkpointed function binds again
+    the value that was bound when its forward ran (:class:`~mmdet3dctx.models.DenseNet3D` reads it with
+    :func:`bound_input_slice_interval`).
 
     Args:
         module (nn.Module): the model whose operators get the value.
@@ -167,7 +168,7 @@ def bind_input_slice_interval(module: nn.Module, input_slice_interval: Optional[
         torch.Size([2, 8, 3, 16, 16])
     """
     ops = input_slice_interval_operators(module)
-    previous = [m._bound_input_slice_interval for m in ops]
+    previous = [getattr(m, '_bound_input_slice_interval', None) for m in ops]
     for m in ops:
         m._bound_input_slice_interval = input_slice_interval
     try:
@@ -182,8 +183,8 @@ def call_with_input_slice_interval(module: nn.Module, *args, input_slice_interva
     """``module(*args, **kwargs)`` with ``input_slice_interval`` bound to the operators inside it that need it.
 
     The detectors, the tools and the benchmarks call every backbone or layer that may hold such operators through
-    it; for a module without them it is a plain call. ``input_slice_interval=None`` binds
-    nothing (a binding around the call, if any, stays in force).
+    it; for a module without them it is a plain call. ``input_slice_interval=None`` binds nothing (a binding
+    around the call, if any, stays in force).
 
     Args:
         module (nn.Module): the backbone or layer to call.
