@@ -12,7 +12,7 @@ Times: every operator once per round, rounds repeated, reported as the median pe
 of a shared machine cancels out); absolute medians from ``torch.utils.benchmark.Timer``-style timing with
 ``time.perf_counter``. Peak memory: growth of the peak resident set (``resource.getrusage``) during one
 forward+backward, each operator in its own subprocess. FLOPs: MMEngine's ``FlopAnalyzer`` on the forward.
-Targets (issue): A3D and ACS <= 1.10x no-fusion time; I3D/P3D reported.
+Time targets: A3D and ACS <= 1.10x no fusion; the other rows are reported only.
 
 Usage: python benchmarks/backbones.py [--shape 7 256 256] [--rounds 5] [--batch 1] [--threads 2] [--ops ROW ...]
 """
@@ -27,7 +27,7 @@ import time
 
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmdet3dctx.ops import bind_input_slice_interval, call_with_input_slice_interval
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..')
 OPERATORS = ['NoFusionConv', 'A3DConv', 'ACSConv', 'TSMConv', 'AlignShiftConv', 'P3DConv', 'I3DConv']
@@ -78,7 +78,7 @@ def train_mode(model):
 
 
 def step(model, x, input_slice_interval):
-    outs = model(x, input_slice_interval) if getattr(model, 'with_input_slice_interval', False) else model(x)
+    outs = call_with_input_slice_interval(model, x, input_slice_interval=input_slice_interval)
     sum(o.float().mean() for o in outs).backward()
     model.zero_grad(set_to_none=True)
 
@@ -95,22 +95,13 @@ def memory_child(op: str, shape, batch: int) -> None:
 
 
 def flops(model, shape) -> float:
+    """GFLOPs of the forward on one ``(1, 1, *shape)`` input (``shape``: the row's slices, H, W), with a 2 mm slice
+    interval bound to operators that need one."""
     from mmengine.analysis import FlopAnalyzer
 
-    class Wrap(torch.nn.Module):
-
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            if getattr(self.m, 'with_input_slice_interval', False):
-                return self.m(x, torch.full((x.shape[0], ), 2.0))
-            return self.m(x)
-
     model.eval()
-    with torch.no_grad():
-        fa = FlopAnalyzer(Wrap(model), (torch.rand(1, 1, *shape), ))  # shape: the row's (slices, H, W)
+    with torch.no_grad(), bind_input_slice_interval(model, torch.full((1, ), 2.0)):
+        fa = FlopAnalyzer(model, (torch.rand(1, 1, *shape), ))
         fa.unsupported_ops_warnings(False)
         fa.uncalled_modules_warnings(False)
         return fa.total() / 1e9

@@ -2,7 +2,7 @@
 
 The workload is a DenseNet-style dense layer on a ``(2, 128, 7, 64, 64)`` input: op(1x1, 128->128) ->
 BN3d -> ReLU -> op(3x3, 128->32), the two convolutions the A3D backbone replaces
-(:class:`mmdet3dctx.ops.gpu_check.DenseLayer`, which ``tools/gpu_check.py`` times on a GPU), beside the published
+(:class:`mmdet3dctx.apis.gpu_check.DenseLayer`, which ``tools/gpu_check.py`` times on a GPU), beside the published
 formulations (A3D by einsum, TSM by slicing, the acsconv package's ACS). Times are measured
 interleaved (every operator once per round, rounds repeated) and reported as the median per-round ratio to
 no fusion, so drift of a noisy machine cancels out. Peak memory is the growth of the process's peak resident
@@ -22,15 +22,15 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from mmdet3dctx.ops.gpu_check import TIME_TARGETS as TARGETS  # noqa: E402
-from mmdet3dctx.ops.gpu_check import DenseLayer, timing_rows  # noqa: E402
+from mmdet3dctx.apis.gpu_check import TIME_TARGETS as TARGETS
+from mmdet3dctx.apis.gpu_check import DenseLayer, timing_rows
+from mmdet3dctx.ops import call_with_input_slice_interval
 
 OPERATORS = timing_rows()  # the operators, then the published formulations (A3D-einsum, TSM-slicing, acsconv-ACS)
 
 
 def step(layer, x, input_slice_interval):
-    layer(x, input_slice_interval).sum().backward()
+    call_with_input_slice_interval(layer, x, input_slice_interval=input_slice_interval).sum().backward()
 
 
 def time_all(names, shape, rounds):

@@ -8,13 +8,15 @@ Example:
 """
 import argparse
 import os.path as osp
-import sys
 from functools import partial
 
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmdet3dctx.ops import bind_input_slice_interval
+
+#: the slice interval (mm) bound to operators that need one while FLOPs are counted (it does not change them)
+INPUT_SLICE_INTERVAL = 2.0
 
 
 def parse_args(argv=None):
@@ -28,19 +30,6 @@ def parse_args(argv=None):
                         help='input slices, height and width')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args(argv)
-
-
-class _WithThickness(nn.Module):
-    """Calls ``backbone(x, input_slice_interval)`` with a fixed 2 mm so interval-aware backbones can be traced."""
-
-    def __init__(self, backbone: nn.Module):
-        super().__init__()
-        self.backbone = backbone
-
-    def forward(self, x):
-        if getattr(self.backbone, 'with_input_slice_interval', False):
-            return self.backbone(x, input_slice_interval=torch.full((x.shape[0], ), 2.0))
-        return self.backbone(x)
 
 
 def count(module: nn.Module, inputs) -> float:
@@ -57,10 +46,12 @@ def params(module: nn.Module) -> float:
 
 
 def backbone_cost(backbone: nn.Module, shape) -> tuple:
+    """Parameters (M) and GFLOPs of ``backbone`` on one ``(1, 1, D, H, W)`` input; operators that need the slice
+    interval get :data:`INPUT_SLICE_INTERVAL` bound while the analyzer traces."""
     x = torch.rand(1, 1, *shape)
     backbone.eval()
-    with torch.no_grad():
-        return params(backbone), count(_WithThickness(backbone), (x, ))
+    with torch.no_grad(), bind_input_slice_interval(backbone, torch.full((1, ), INPUT_SLICE_INTERVAL)):
+        return params(backbone), count(backbone, (x, ))
 
 
 def detector_cost(model: nn.Module, shape) -> tuple:
@@ -69,7 +60,7 @@ def detector_cost(model: nn.Module, shape) -> tuple:
     model.eval()
     sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
                                          batch_input_shape=(h, w), scale_factor=(1., 1.),
-                                         input_slice_interval=2.0))
+                                         input_slice_interval=INPUT_SLICE_INTERVAL))
     x = torch.rand(1, 1, d, h, w)
     wrapper = nn.Module()
     wrapper.model = model

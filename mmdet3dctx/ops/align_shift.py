@@ -1,12 +1,10 @@
 """AlignShift: a slice shift whose amount adapts to the slice interval of each sample."""
-import contextlib
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
-import torch.nn as nn
 
 from ._utils import check_5d
-from .base import ContextConv2dBase
+from .base import ContextConv2dBase, IntervalLike
 from .premix_conv import ShiftMix, premix_slice_conv, use_premix
 from .shift import slice_shift
 
@@ -20,9 +18,11 @@ class AlignShiftConv(ContextConv2dBase):
     :class:`TSMConv`), thicker ones, whose neighbours lie further away, shift less; then the per-slice 2D
     convolution.
 
-    ``forward(x, input_slice_interval)`` takes the mm between the input slices of each sample as an ``(N,)``
-    tensor (or a float for the whole batch). A model built by a converter, whose forward cannot pass it, uses
-    :func:`bind_input_slice_interval` around its call.
+    It needs the mm between the input slices of each sample (``needs_input_slice_interval``), an ``(N,)`` tensor
+    or a float for the whole batch: a backbone holding it is called through
+    :func:`~mmdet3dctx.ops.call_with_input_slice_interval` (or inside
+    :func:`~mmdet3dctx.ops.bind_input_slice_interval`), which binds the value to every such operator of the
+    model; the operator alone can also take it as ``forward(x, input_slice_interval)``.
 
     Args:
         ref_slice_interval (float): the reference slice interval in mm. Default: 2.0.
@@ -30,8 +30,10 @@ class AlignShiftConv(ContextConv2dBase):
         Other args as ``nn.Conv2d``.
 
     Example:
+        >>> from mmdet3dctx.ops import call_with_input_slice_interval
         >>> conv = AlignShiftConv(16, 8, 3, padding=1)
-        >>> conv(torch.rand(2, 16, 5, 32, 32), torch.tensor([1.0, 5.0])).shape
+        >>> call_with_input_slice_interval(conv, torch.rand(2, 16, 5, 32, 32),
+        ...                                input_slice_interval=torch.tensor([1.0, 5.0])).shape
         torch.Size([2, 8, 5, 32, 32])
     """
     needs_input_slice_interval = True
@@ -44,7 +46,6 @@ class AlignShiftConv(ContextConv2dBase):
         self.ref_slice_interval = float(ref_slice_interval)
         self.shift_div = shift_div
         super().__init__(*args, **kwargs)
-        self._bound_input_slice_interval: Optional[torch.Tensor] = None
 
     @property
     def fold(self) -> int:
@@ -65,18 +66,21 @@ class AlignShiftConv(ContextConv2dBase):
             torch._assert_async(positive.all(), 'AlignShiftConv needs positive slice intervals')
         return (self.ref_slice_interval / t).clamp(0, 1)
 
-    def forward(self, x: torch.Tensor, input_slice_interval=None) -> torch.Tensor:
-        """``(N, C_in, D, H, W)``, ``input_slice_interval`` ``(N,)`` in mm ``-> (N, C_out, D, H', W')``.
+    def forward(self, x: torch.Tensor, input_slice_interval: Optional[IntervalLike] = None) -> torch.Tensor:
+        """``(N, C_in, D, H, W) -> (N, C_out, D, H', W')``.
 
-        ``input_slice_interval`` is best given on ``x``'s device (as the detectors do): one from the host is
-        checked there and copied to the device in every layer.
+        Args:
+            x (Tensor): ``(N, C_in, D, H, W)``.
+            input_slice_interval (Tensor | float, optional): ``(N,)`` mm between the input slices; default: the
+                value bound by :func:`~mmdet3dctx.ops.bind_input_slice_interval`. Best on ``x``'s device (as the
+                detectors give it): one from the host is checked there and copied to the device in every layer.
+
+        Raises:
+            ValueError: no slice interval given or bound, a count that is not the batch's, a value that is not
+                positive.
         """
         check_5d(self, x)
-        t = self._bound_input_slice_interval if input_slice_interval is None else input_slice_interval
-        if t is None:
-            raise ValueError('AlignShiftConv.forward needs `input_slice_interval`, the slice interval in mm of each '
-                             'sample (an (N,) tensor); pass it, or wrap the call in '
-                             'bind_input_slice_interval(model, input_slice_interval)')
+        t = self.resolve_input_slice_interval(input_slice_interval)
         t = torch.as_tensor(t, dtype=torch.float32).reshape(-1)  # a tensor keeps its device
         if t.numel() == 1:
             t = t.expand(x.shape[0])
@@ -91,22 +95,3 @@ class AlignShiftConv(ContextConv2dBase):
     def extra_repr(self) -> str:
         return super().extra_repr() + f', ref_slice_interval={self.ref_slice_interval}, shift_div={self.shift_div}'
 
-
-@contextlib.contextmanager
-def bind_input_slice_interval(model: nn.Module, input_slice_interval) -> Iterator[nn.Module]:
-    """Within the block, every operator of ``model`` that needs the slice interval (``needs_input_slice_interval``)
-    uses ``input_slice_interval`` when its ``forward`` is called without one. Scoped to the block; nothing global.
-
-    Example:
-        >>> with bind_input_slice_interval(backbone, data_input_slice_interval):
-        ...     feats = backbone(x)
-    """
-    mods = [m for m in model.modules() if getattr(m, 'needs_input_slice_interval', False)]
-    previous = [m._bound_input_slice_interval for m in mods]
-    for m in mods:
-        m._bound_input_slice_interval = input_slice_interval
-    try:
-        yield model
-    finally:
-        for m, p in zip(mods, previous):
-            m._bound_input_slice_interval = p

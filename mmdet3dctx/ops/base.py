@@ -1,12 +1,17 @@
-"""Common base of the 3D-context convolutions that keep a 2D kernel (pure PyTorch)."""
+"""Common base of the 3D-context convolutions that keep a 2D kernel, and the protocol that gives the operators
+needing it the slice interval of each sample (pure PyTorch)."""
+import contextlib
 import math
-from typing import Tuple
+from typing import Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ._utils import IntOrSeq, to_pair, to_triple, to_triple_inplane
+
+#: what an operator that needs the slice interval takes: an ``(N,)`` tensor of mm, or one float for the batch
+IntervalLike = Union[torch.Tensor, float]
 
 
 class ContextConv2dBase(nn.Module):
@@ -22,8 +27,11 @@ class ContextConv2dBase(nn.Module):
     ``ConvModule`` can wrap any subclass.
     """
 
-    #: whether ``forward`` needs the per-sample slice interval (``input_slice_interval``)
+    #: whether ``forward`` needs the slice interval of each sample (``input_slice_interval``): such an operator
+    #: reads it from :func:`bind_input_slice_interval` (or :func:`call_with_input_slice_interval`) around the call
     needs_input_slice_interval = False
+    #: the value bound by :func:`bind_input_slice_interval`, None outside a binding
+    _bound_input_slice_interval: Optional[IntervalLike] = None
     #: ints for stride/padding/dilation act in-plane (True) or on all three axes like ``nn.Conv3d`` (False)
     int_args_inplane = True
 
@@ -86,6 +94,22 @@ class ContextConv2dBase(nn.Module):
         return F.conv3d(x, self.weight.unsqueeze(2), self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
+    def resolve_input_slice_interval(self, input_slice_interval: Optional[IntervalLike] = None) -> IntervalLike:
+        """``input_slice_interval`` when given, else the bound value; an error naming the operator without either.
+
+        Raises:
+            ValueError: neither an explicit nor a bound slice interval.
+        """
+        t = self._bound_input_slice_interval if input_slice_interval is None else input_slice_interval
+        if t is None:
+            name = type(self).__name__
+            raise ValueError(
+                f'{name} needs `input_slice_interval`, the mm between the input slices of each sample (an (N,) '
+                f'tensor): call the model as call_with_input_slice_interval(model, x, input_slice_interval=t) or '
+                f'inside `with bind_input_slice_interval(model, t):` (mmdet3dctx.ops), or pass it to '
+                f'{name}.forward; ContextMaskRCNN reads it from the data samples\' metainfo `input_slice_interval`')
+        return t
+
     def extra_repr(self) -> str:
         s = (f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
              f'stride={self.stride}, padding={self.padding}')
@@ -96,3 +120,88 @@ class ContextConv2dBase(nn.Module):
         if self.bias is None:
             s += ', bias=False'
         return s
+
+
+def input_slice_interval_operators(module: nn.Module) -> List[nn.Module]:
+    """The modules inside ``module`` (itself included) whose class sets ``needs_input_slice_interval``.
+
+    Example:
+        >>> from mmdet3dctx.ops import AlignShiftConv, NoFusionConv
+        >>> net = nn.Sequential(NoFusionConv(4, 4, 1), AlignShiftConv(4, 4, 1))
+        >>> [type(m).__name__ for m in input_slice_interval_operators(net)]
+        ['AlignShiftConv']
+    """
+    return [m for m in module.modules() if getattr(type(m), 'needs_input_slice_interval', False)]
+
+
+def bound_input_slice_interval(module: nn.Module) -> Optional[IntervalLike]:
+    """The slice interval bound now to the operators inside ``module`` that need it (the first one's), or None
+    when none is bound or none needs it."""
+    ops = input_slice_interval_operators(module)
+    return getattr(ops[0], '_bound_input_slice_interval', None) if ops else None
+
+
+@contextlib.contextmanager
+def bind_input_slice_interval(module: nn.Module, input_slice_interval: Optional[IntervalLike]) -> Iterator[nn.Module]:
+    """Within the block, every operator of ``module`` that needs the slice interval uses ``input_slice_interval``
+    when its ``forward`` is called without one.
+
+    This is how the slice interval reaches the operators of any backbone, those converted from 2D models
+    (:func:`convert_2d_to_3d`, MMDetection's ResNet blocks) included, whose ``forward`` cannot pass an extra
+    argument. The binding is scoped: on leaving the block (normally or by an exception) each operator gets back
+    the value it had before, so bindings nest; nothing global is set. Work that runs after the block does not see
+    the value, such as the recomputation of checkpointed layers in backward: a checkpointed function binds again
+    the value that was bound when its forward ran (:class:`~mmdet3dctx.models.DenseNet3D` reads it with
+    :func:`bound_input_slice_interval`).
+
+    Args:
+        module (nn.Module): the model whose operators get the value.
+        input_slice_interval (Tensor | float | None): ``(N,)`` mm between the input slices of each sample (best on
+            the input's device), or one float for the whole batch.
+
+    Example:
+        >>> from mmdet3dctx.ops import AlignShiftConv
+        >>> net = nn.Sequential(AlignShiftConv(8, 8, 3, padding=1), AlignShiftConv(8, 8, 3, padding=1))
+        >>> with bind_input_slice_interval(net, torch.tensor([1.0, 5.0])):
+        ...     y = net(torch.rand(2, 8, 3, 16, 16))
+        >>> y.shape
+        torch.Size([2, 8, 3, 16, 16])
+    """
+    ops = input_slice_interval_operators(module)
+    previous = [getattr(m, '_bound_input_slice_interval', None) for m in ops]
+    for m in ops:
+        m._bound_input_slice_interval = input_slice_interval
+    try:
+        yield module
+    finally:
+        for m, p in zip(ops, previous):
+            m._bound_input_slice_interval = p
+
+
+def call_with_input_slice_interval(module: nn.Module, *args, input_slice_interval: Optional[IntervalLike] = None,
+                                   **kwargs):
+    """``module(*args, **kwargs)`` with ``input_slice_interval`` bound to the operators inside it that need it.
+
+    The detectors, the tools and the benchmarks call every backbone or layer that may hold such operators through
+    it; for a module without them it is a plain call. ``input_slice_interval=None`` binds nothing (a binding
+    around the call, if any, stays in force).
+
+    Args:
+        module (nn.Module): the backbone or layer to call.
+        *args, **kwargs: its arguments.
+        input_slice_interval (Tensor | float, optional): ``(N,)`` mm between the input slices of each sample.
+
+    Returns:
+        What ``module`` returns.
+
+    Example:
+        >>> from mmdet3dctx.ops import AlignShiftConv
+        >>> conv = AlignShiftConv(8, 8, 3, padding=1)
+        >>> call_with_input_slice_interval(conv, torch.rand(2, 8, 3, 16, 16),
+        ...                                input_slice_interval=torch.tensor([1.0, 5.0])).shape
+        torch.Size([2, 8, 3, 16, 16])
+    """
+    if input_slice_interval is None:
+        return module(*args, **kwargs)
+    with bind_input_slice_interval(module, input_slice_interval):
+        return module(*args, **kwargs)

@@ -11,8 +11,8 @@ from .no_fusion import NoFusionConv
 from .p3d import P3DConv
 from .shift import TSMConv
 
-#: every 3D-context operator by class name, no fusion first: the one list of operators (MMDetection's ``MODELS``
-#: registers these, the benchmarks and ``tools/gpu_check.py`` iterate over them)
+#: every 3D-context operator by class name, no fusion first (MMDetection's ``MODELS`` registers these; the
+#: benchmarks and the GPU check, :mod:`mmdet3dctx.apis.gpu_check`, iterate over them)
 CONTEXT_CONVS: Dict[str, Type[nn.Module]] = {
     cls.__name__: cls
     for cls in (NoFusionConv, A3DConv, ACSConv, SoftACSConv, I3DConv, P3DConv, TSMConv, AlignShiftConv)

@@ -7,16 +7,16 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmdet3dctx.ops import CONTEXT_CONVS, build_context_conv
+from mmdet3dctx.ops import CONTEXT_CONVS, build_context_conv, call_with_input_slice_interval
 
 EXTRA = {'A3DConv': dict(num_slices=5)}
 
 
 def run_op(op, x, input_slice_interval=None):
-    """Call an operator, passing the slice thickness to those that need it."""
-    if getattr(op, 'needs_input_slice_interval', False):
-        return op(x, torch.full((x.shape[0], ), 2.0) if input_slice_interval is None else input_slice_interval)
-    return op(x)
+    """Call an operator with a slice interval bound (2 mm per sample unless given); those that do not need it
+    ignore it."""
+    t = torch.full((x.shape[0], ), 2.0) if input_slice_interval is None else input_slice_interval
+    return call_with_input_slice_interval(op, x, input_slice_interval=t)
 
 
 def make(name, *args, **kwargs):

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmdet3dctx.ops import (A3DConv, ACSConv, I3DConv, InPlaneUpsample, NoFusionConv, bind_input_slice_interval,
+from mmdet3dctx.ops import (A3DConv, ACSConv, I3DConv, InPlaneUpsample, NoFusionConv, call_with_input_slice_interval,
                             convert_2d_to_3d)
 
 
@@ -64,8 +64,7 @@ def test_bn_training_statistics_per_slice():
 def test_every_operator_converts_and_keeps_depth(cfg, cls):
     net3d = convert_2d_to_3d(small_net(), cfg)
     x = torch.randn(2, 3, 5, 32, 32)
-    with bind_input_slice_interval(net3d, torch.tensor([1.0, 5.0])):
-        y = net3d[:9](x)
+    y = call_with_input_slice_interval(net3d[:9], x, input_slice_interval=torch.tensor([1.0, 5.0]))
     assert y.shape == (2, 6, 5, 1, 1)
     if cls is not None:
         assert isinstance(net3d[0], cls)

@@ -1,15 +1,15 @@
 """Every operator on every available device (the CPU, plus CUDA when visible): forward and backward in float32 and
 under autocast (bf16 on the CPU; fp16 and bf16 on CUDA) equal to float64 on the CPU within
-``mmdet3dctx.ops.gpu_check.TOLERANCES``; on CUDA with no host sync and through the same autograd node as on the
+``mmdet3dctx.apis.gpu_check.TOLERANCES``; on CUDA with no host sync and through the same autograd node as on the
 CPU. The published formulations used as timing references equal the operators."""
 import pytest
 import torch
 import torch.nn.functional as F
 
+from mmdet3dctx.apis.gpu_check import (CHECKED_OPS, TOLERANCES, A3DEinsumReference, TSMSliceReference,
+                                       available_devices, check_operator, check_operators, precisions_for,
+                                       reference_slice_shift)
 from mmdet3dctx.ops import A3DConv, TSMConv, slice_shift
-from mmdet3dctx.ops.gpu_check import (CHECKED_OPS, TOLERANCES, A3DEinsumReference, TSMSliceReference,
-                                      available_devices, check_operator, check_operators, precisions_for,
-                                      reference_slice_shift)
 
 CASES = [(device, precision) for device in available_devices() for precision in precisions_for(device)]
 
@@ -44,7 +44,7 @@ def test_cuda_rows_take_the_cpu_path():
 
 
 def test_failing_operator_is_a_failed_row(monkeypatch):
-    from mmdet3dctx.ops import gpu_check
+    from mmdet3dctx.apis import gpu_check
 
     def broken(*args, **kwargs):
         raise RuntimeError('called a synchronizing CUDA operation')

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from mmdet3dctx.ops import A3DConv, AlignShiftConv, TSMConv
+from mmdet3dctx.apis.gpu_check import reference_slice_shift
+from mmdet3dctx.ops import A3DConv, AlignShiftConv, TSMConv, call_with_input_slice_interval
 from mmdet3dctx.ops.a3d import a3d_fuse
 from mmdet3dctx.ops.premix_conv import A3DMix, ShiftMix, premix_slice_conv
-from mmdet3dctx.ops.gpu_check import reference_slice_shift
 
 CASES = [
     dict(in_channels=16, out_channels=8, kernel_size=3, padding=1),
@@ -50,7 +50,8 @@ def test_one_node_equals_two_node(name, kwargs):
     op = cls(**kwargs, **extra).double()
     x = torch.randn(3, kwargs['in_channels'], 5, 9, 11, dtype=torch.float64)
     input_slice_interval = torch.tensor([1.0, 3.0, 5.0], dtype=torch.float64) if name == 'AlignShiftConv' else None
-    got = _grads(op, x, input_slice_interval, lambda m, a, t: m(a, t) if t is not None else m(a))
+    got = _grads(op, x, input_slice_interval,
+                 lambda m, a, t: call_with_input_slice_interval(m, a, input_slice_interval=t))
     want = _grads(op, x, input_slice_interval, _two_node)
     torch.testing.assert_close(got[0], want[0])
     torch.testing.assert_close(got[1], want[1])

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmdet3dctx.ops import AlignShiftConv, NoFusionConv, TSMConv, bind_input_slice_interval, slice_shift
+from mmdet3dctx.ops import AlignShiftConv, NoFusionConv, TSMConv, slice_shift
 
 
 def test_slice_shift_hand_computed():
@@ -26,7 +26,7 @@ def test_alignshift_full_ratio_equals_tsm():
     al = AlignShiftConv(16, 8, 3, padding=1, ref_slice_interval=2.0)
     al.load_state_dict(tsm.state_dict())
     x = torch.randn(3, 16, 5, 6, 6)
-    # thickness <= ref -> r = 1 -> exactly TSM
+    # interval <= ref -> r = 1 -> exactly TSM
     assert torch.equal(al(x, torch.tensor([2.0, 1.0, 0.6])), tsm(x))
 
 
@@ -40,22 +40,22 @@ def test_alignshift_formula_per_sample():
     assert torch.equal(y[1], x[1, :, :, 0, 0])  # r = 0: identity
 
 
-def test_alignshift_ratio_from_thickness():
+def test_alignshift_ratio_from_input_slice_interval():
     al = AlignShiftConv(8, 8, 1, ref_slice_interval=2.0)
     r = al.shift_ratio(torch.tensor([0.5, 1.0, 2.0, 5.0]))
     # r = clamp(2 / t, 0, 1)
     assert r.tolist() == pytest.approx([1.0, 1.0, 1.0, 0.4])
 
 
-def test_alignshift_thick_slices_shift_less():
+def test_alignshift_larger_intervals_shift_less():
     al = AlignShiftConv(8, 8, 1, bias=False, ref_slice_interval=2.0)
     x = torch.randn(1, 8, 3, 2, 2)
-    y_thick = al(x, torch.tensor([4.0]))  # r = 0.5
+    y_far = al(x, torch.tensor([4.0]))  # r = 0.5
     ref = al.slice_conv(slice_shift(x, 1, torch.tensor([0.5])))
-    torch.testing.assert_close(y_thick, ref)
+    torch.testing.assert_close(y_far, ref)
 
 
-def test_alignshift_missing_or_bad_thickness():
+def test_alignshift_missing_or_bad_input_slice_interval():
     al = AlignShiftConv(8, 8, 1)
     x = torch.randn(2, 8, 3, 4, 4)
     with pytest.raises(ValueError, match='needs `input_slice_interval`'):
@@ -64,17 +64,6 @@ def test_alignshift_missing_or_bad_thickness():
         al(x, torch.tensor([float('nan'), 1.0]))
     with pytest.raises(ValueError, match='3 slice intervals for a batch of 2'):
         al(x, torch.tensor([1.0, 2.0, 3.0]))
-
-
-def test_bind_thickness_is_scoped():
-    model = torch.nn.Sequential(AlignShiftConv(8, 8, 1), AlignShiftConv(8, 8, 1))
-    x = torch.randn(2, 8, 3, 4, 4)
-    t = torch.tensor([1.0, 4.0])
-    with bind_input_slice_interval(model, t):
-        y = model(x)
-    torch.testing.assert_close(y, model[1](model[0](x, t), t))
-    with pytest.raises(ValueError, match='needs `input_slice_interval`'):
-        model(x)
 
 
 @pytest.mark.parametrize('ratio', [None, torch.tensor([0.3, 1.0])])

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from mmdet3dctx.ops.gpu_check import CHECKED_OPS, precisions_for, timing_rows
+from mmdet3dctx.apis.gpu_check import CHECKED_OPS, precisions_for, timing_rows
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 
@@ -72,9 +72,8 @@ def test_torch_only_machine():
     """With nothing but torch (MMEngine, MMCV, MMDetection absent) the check still runs and says what it skipped."""
     code = ('import sys\n'
             'for m in ("mmengine", "mmcv", "mmdet"): sys.modules[m] = None\n'
-            'sys.path.insert(0, "tools")\n'
-            'import gpu_check\n'
-            'sys.exit(gpu_check.main(["--device", "cpu", "--quick", "--rounds", "1"]))\n')
+            'from mmdet3dctx.apis.gpu_check import run_gpu_check\n'
+            'sys.exit(run_gpu_check("cpu", quick=True, rounds=1))\n')
     proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r'== DenseNet3D backbone: skipped \(.*mmdet', proc.stdout)

@@ -7,7 +7,8 @@ from mmdet.registry import TRANSFORMS
 #: MMDetection's default meta keys of ``PackDetInputs``.
 DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction')
 #: What the CT loaders add: the series' slice interval and the mm between the model's input slices (read by the
-#: detector for thickness-aware backbones), the slice order of pseudo-3D inputs, and what ``DeepLesionMetric`` reads.
+#: detector for operators that need the slice interval), the slice order of pseudo-3D inputs, and what
+#: ``DeepLesionMetric`` reads.
 CT_META_KEYS = ('slice_interval', 'input_slice_interval', 'slice_order', 'instances', 'file_name', 'split')
 
 

@@ -1,11 +1,10 @@
-"""Helpers shared by the 3D backbones: building context operators, calling them with the slice thickness,
-renaming the keys of 2D checkpoints."""
+"""Helpers shared by the 3D backbones: the config of their context operators, renaming the keys of 2D
+checkpoints."""
 import inspect
 from collections import OrderedDict
 from typing import Mapping, Optional, Sequence
 
 import torch
-import torch.nn as nn
 
 from mmdet3dctx.ops import A3DConv, get_context_conv_class
 
@@ -32,18 +31,6 @@ def context_conv_cfg(context_conv: Optional[dict], num_slices: int) -> dict:
         if given != num_slices:
             raise ValueError(f'context_conv.num_slices={given} differs from the backbone num_slices={num_slices}')
     return cfg
-
-
-def needs_input_slice_interval(module: nn.Module) -> bool:
-    """Whether any operator inside ``module`` needs the per-sample slice thickness (AlignShift)."""
-    return any(getattr(m, 'needs_input_slice_interval', False) for m in module.modules())
-
-
-def call_conv(conv: nn.Module, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor]) -> torch.Tensor:
-    """``conv(x, input_slice_interval)`` for operators that need the slice thickness, ``conv(x)`` otherwise."""
-    if getattr(conv, 'needs_input_slice_interval', False):
-        return conv(x, input_slice_interval)
-    return conv(x)
 
 
 def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: Sequence[str] = COMMON_PREFIXES) -> 'OrderedDict':

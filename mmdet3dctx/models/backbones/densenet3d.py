@@ -12,7 +12,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from ._utils import COMMON_PREFIXES, call_conv, context_conv_cfg, needs_input_slice_interval, strip_prefixes
+from mmdet3dctx.ops import bind_input_slice_interval, bound_input_slice_interval
+from ._utils import COMMON_PREFIXES, context_conv_cfg, strip_prefixes
 
 # torchvision's published densenet121-a639ec97.pth: ``denselayerN.norm.1.weight`` for today's ``norm1.weight``
 _OLD_DENSE_KEY = re.compile(r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|'
@@ -54,7 +55,10 @@ def densenet_2d_keys(state_dict: Mapping[str, torch.Tensor]) -> Tuple['OrderedDi
 class DenseLayer3D(BaseModule):
     """One pre-activation dense layer: ``norm-ReLU-conv1x1`` (bottleneck) then ``norm-ReLU-conv3x3``.
 
-    Both convolutions are the 3D-context operator ``conv_cfg``; ``with_cp`` checkpoints the bottleneck.
+    Both convolutions are the 3D-context operator ``conv_cfg``; ``with_cp`` checkpoints the bottleneck. Operators
+    that need the slice interval read the value bound around the call
+    (:func:`~mmdet3dctx.ops.bind_input_slice_interval`); the checkpointed bottleneck is recomputed in backward,
+    after that binding has ended, so it binds again the value that was bound when its forward ran.
 
     Args:
         in_channels (int): Channels of the concatenated input features.
@@ -83,19 +87,29 @@ class DenseLayer3D(BaseModule):
         self.add_module('conv2', build_conv_layer(conv_cfg, mid, growth_rate, 3, stride=1, padding=1, bias=False))
         self.with_cp = with_cp
 
-    def bottleneck(self, features: List[torch.Tensor], input_slice_interval: Optional[torch.Tensor]) -> torch.Tensor:
+    def bottleneck(self, features: List[torch.Tensor]) -> torch.Tensor:
+        """``norm-ReLU-conv1x1`` on the concatenated ``features``: ``(N, sum C_i, D, H, W) -> (N, mid, D, H, W)``."""
         x = torch.cat(features, 1)
-        return call_conv(self.conv1, self.relu(self.norm1(x)), input_slice_interval)
+        return self.conv1(self.relu(self.norm1(x)))
 
-    def forward(self, features: List[torch.Tensor],
-                input_slice_interval: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``features``: the block input and the outputs of the previous layers, each ``(N, C_i, D, H, W)``."""
+    def _bottleneck_bound_to(self, input_slice_interval: Optional[torch.Tensor], *features: torch.Tensor
+                             ) -> torch.Tensor:
+        """:meth:`bottleneck` with ``input_slice_interval`` bound, so its recomputation in backward sees it."""
+        with bind_input_slice_interval(self.conv1, input_slice_interval):
+            return self.bottleneck(list(features))
+
+    def forward(self, features: List[torch.Tensor]) -> torch.Tensor:
+        """``features``: the block input and the outputs of the previous layers, each ``(N, C_i, D, H, W)``.
+
+        Returns:
+            Tensor: ``(N, growth_rate, D, H, W)``.
+        """
         if self.with_cp and self.training and any(f.requires_grad for f in features):
-            x = cp.checkpoint(lambda t, *fs: self.bottleneck(list(fs), t), input_slice_interval, *features,
-                              use_reentrant=False)
+            interval = bound_input_slice_interval(self.conv1)
+            x = cp.checkpoint(self._bottleneck_bound_to, interval, *features, use_reentrant=False)
         else:
-            x = self.bottleneck(features, input_slice_interval)
-        return call_conv(self.conv2, self.relu(self.norm2(x)), input_slice_interval)
+            x = self.bottleneck(features)
+        return self.conv2(self.relu(self.norm2(x)))
 
 
 class DenseBlock3D(nn.ModuleDict):
@@ -107,10 +121,10 @@ class DenseBlock3D(nn.ModuleDict):
         for i in range(num_layers):
             self.add_module(f'denselayer{i + 1}', DenseLayer3D(in_channels + i * growth, **layer_kwargs))
 
-    def forward(self, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = [x]
         for layer in self.values():
-            features.append(layer(features, input_slice_interval))
+            features.append(layer(features))
         return torch.cat(features, 1)
 
 
@@ -143,6 +157,10 @@ class DenseNet3D(BaseModule):
     keys renamed by :meth:`convert_2d_state_dict`): the RGB stem is reduced to grey and kernels of I3D are
     inflated. ``type='Pretrained'`` is MMEngine's plain loading of a checkpoint of this 3D backbone.
 
+    With an operator that needs the slice interval of each sample (AlignShift), the backbone is called through
+    :func:`~mmdet3dctx.ops.call_with_input_slice_interval` (the detectors do it with the data samples' values),
+    which binds it to the operators; ``with_cp`` keeps working with it.
+
     Args:
         num_slices (int): D, the number of input slices (A3D's fusion weights depend on it). Default: 7.
         context_conv (dict): The 3D-context operator, e.g. ``dict(type='A3DConv')``; ``num_slices`` is filled
@@ -171,8 +189,6 @@ class DenseNet3D(BaseModule):
         (1, 128, 3, 8, 8)
         (1, 128, 3, 4, 4)
     """
-    #: ``forward(x, input_slice_interval)``: the detector passes each sample's mm between the input slices.
-    takes_input_slice_interval = True
 
     def __init__(self,
                  num_slices: int = 7,
@@ -221,7 +237,6 @@ class DenseNet3D(BaseModule):
             self.block_names.append(f'denseblock{i + 1}')
             channels += num_layers * growth_rate
             self.out_channels.append(channels)
-        self.with_input_slice_interval = needs_input_slice_interval(self)
         self._freeze_stages()
 
     def _freeze_stages(self) -> None:
@@ -254,25 +269,21 @@ class DenseNet3D(BaseModule):
                 if isinstance(w, nn.Parameter) and w.dim() >= 4 and hasattr(m, 'in_channels'):
                     nn.init.kaiming_normal_(w, mode='fan_out', nonlinearity='relu')
 
-    def forward(self, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Args:
             x (Tensor): ``(N, 1, D, H, W)``.
-            input_slice_interval (Tensor, optional): ``(N,)`` slice intervals in mm, for operators that need them.
 
         Returns:
             tuple[Tensor]: ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``.
         """
         if x.dim() != 5:
             raise ValueError(f'DenseNet3D expects (N, C, D, H, W) input, got shape {tuple(x.shape)}')
-        if self.with_input_slice_interval and input_slice_interval is None:
-            raise ValueError(f'DenseNet3D: context_conv {self.context_conv["type"]} needs the slice thickness; '
-                             'call forward(x, input_slice_interval) (ContextMaskRCNN passes it from the data samples)')
         x = self.pool0(self.relu0(self.norm0(self.conv0(x))))
         outs = []
         for i, name in enumerate(self.block_names):
             if i > 0:
                 x = getattr(self, f'transition{i}')(x)
-            x = getattr(self, name)(x, input_slice_interval)
+            x = getattr(self, name)(x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -8,8 +8,8 @@ from mmengine.model import BaseModule
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from mmdet3dctx.ops import bind_input_slice_interval, convert_2d_to_3d
-from ._utils import context_conv_cfg, needs_input_slice_interval, strip_prefixes
+from mmdet3dctx.ops import convert_2d_to_3d, input_slice_interval_operators
+from ._utils import context_conv_cfg, strip_prefixes
 
 
 def resnet_2d_keys(state_dict: Mapping[str, torch.Tensor]) -> Tuple['OrderedDict', Dict[str, str]]:
@@ -47,6 +47,12 @@ class ResNet3D(ResNet):
     the RGB stem reduced to grey and I3D kernels inflated (:class:`~mmdet3dctx.pretraining.Pretrained2DInit`);
     ``type='Pretrained'`` is MMEngine's plain loading of a checkpoint of this 3D backbone.
 
+    With an operator that needs the slice interval of each sample (AlignShift), the backbone is called through
+    :func:`~mmdet3dctx.ops.call_with_input_slice_interval` (the detectors do it with the data samples' values),
+    which binds it to the converted operators, as MMDetection's blocks cannot pass it. ``with_cp`` is refused with
+    such an operator: MMDetection's blocks checkpoint inside themselves, and their recomputation in backward runs
+    after the binding has ended.
+
     Args:
         depth (int): 18, 34, 50, 101 or 152.
         num_slices (int): D, the number of input slices. Default: 7.
@@ -69,8 +75,6 @@ class ResNet3D(ResNet):
         (1, 256, 3, 4, 4)
         (1, 512, 3, 2, 2)
     """
-    #: ``forward(x, input_slice_interval)``: the detector passes each sample's mm between the input slices.
-    takes_input_slice_interval = True
 
     def __init__(self,
                  depth: int,
@@ -94,10 +98,11 @@ class ResNet3D(ResNet):
             is_stem = name in ('conv1', 'stem')
             cfg = self.stem_context_conv if is_stem else self.context_conv
             setattr(self, name, convert_2d_to_3d(child, cfg))
-        self.with_input_slice_interval = needs_input_slice_interval(self)
-        if self.with_input_slice_interval and self.with_cp:
-            raise ValueError(f'ResNet3D: with_cp cannot be combined with {self.context_conv["type"]}, which '
-                             'needs the slice thickness during recomputation')
+        interval_ops = sorted({type(m).__name__ for m in input_slice_interval_operators(self)})
+        if interval_ops and self.with_cp:
+            raise ValueError(f'ResNet3D: with_cp cannot be combined with {", ".join(interval_ops)}: the slice '
+                             'interval (input_slice_interval) must be bound while MMDetection\'s checkpointed blocks '
+                             'are recomputed in backward, after the binding has ended; set with_cp=False')
         self.init_cfg = init_cfg
         self._is_init = init_cfg is None
         self._freeze_stages()
@@ -114,20 +119,11 @@ class ResNet3D(ResNet):
         if not self._is_init:
             BaseModule.init_weights(self)
 
-    def forward(self, x: torch.Tensor, input_slice_interval: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
-        """``(N, C, D, H, W)`` -> ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``.
-
-        ``input_slice_interval`` (``(N,)`` slice intervals in mm) is bound to the operators that need it for this call.
-        """
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """``(N, C, D, H, W)`` -> ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``."""
         if x.dim() != 5:
             raise ValueError(f'ResNet3D expects (N, C, D, H, W) input, got shape {tuple(x.shape)}')
-        if not self.with_input_slice_interval:
-            return super().forward(x)
-        if input_slice_interval is None:
-            raise ValueError(f'ResNet3D: context_conv {self.context_conv["type"]} needs the slice thickness; '
-                             'call forward(x, input_slice_interval)')
-        with bind_input_slice_interval(self, input_slice_interval):
-            return super().forward(x)
+        return super().forward(x)
 
     def train(self, mode: bool = True) -> 'ResNet3D':
         """As ``ResNet.train`` (frozen stages, ``norm_eval``), returning the module like ``nn.Module.train``."""

@@ -10,6 +10,7 @@ from mmdet.models.detectors import MaskRCNN
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmdet3dctx.ops import call_with_input_slice_interval
 
 
 @MODELS.register_module()
@@ -18,13 +19,13 @@ class ContextMaskRCNN(MaskRCNN):
 
     Identical to :class:`mmdet.models.MaskRCNN` except that ``extract_feat`` takes ``input_slice_interval``, the
     mm between the input slices of each sample, read from the data samples' metainfo key of that name (set by
-    the loaders, packed by ``PackCTInputs``) and handed to the backbone as ``backbone(x, input_slice_interval=...)``
-    when the backbone class declares ``takes_input_slice_interval = True`` (:class:`ResNet3D`,
-    :class:`DenseNet3D`). Missing or non-finite intervals (a repeated key slice) take
-    ``default_input_slice_interval``. No global state: the value travels with the call.
-    ``_forward``, ``loss`` and ``predict`` feed the RPN and the RoI head from :meth:`extract_rpn_roi_feat`, the one
-    method subclasses override to give the two stages different maps. Mixed precision is the runner's
-    (``CPUAutocastOptimWrapper``, ``Float32HeadsHook``), not the detector's.
+    the loaders, packed by ``PackCTInputs``), and calls the backbone through
+    :func:`~mmdet3dctx.ops.call_with_input_slice_interval`, which binds it to the backbone's operators that need it
+    (AlignShift) for that call; any backbone works, with or without such operators. Missing or non-finite
+    intervals (a repeated key slice) take ``default_input_slice_interval``. No global state: the binding is scoped
+    to the call. ``_forward``, ``loss`` and ``predict`` feed the RPN and the RoI head from
+    :meth:`extract_rpn_roi_feat`, the method subclasses override to give the two stages different maps. Mixed
+    precision is the runner's (``CPUAutocastOptimWrapper``, ``Float32HeadsHook``), not the detector's.
 
     Args:
         backbone (dict): Backbone config (e.g. :class:`DenseNet3D`).
@@ -50,7 +51,6 @@ class ContextMaskRCNN(MaskRCNN):
             raise ValueError('ContextMaskRCNN: default_input_slice_interval must be positive, '
                              f'got {default_input_slice_interval}')
         self.default_input_slice_interval = float(default_input_slice_interval)
-        self.backbone_takes_input_slice_interval = bool(getattr(self.backbone, 'takes_input_slice_interval', False))
 
     def get_input_slice_interval(self, batch_data_samples: Optional[SampleList], device=None) -> Optional[Tensor]:
         """``(N,)`` slice intervals (mm) from the data samples, or None without data samples."""
@@ -68,7 +68,7 @@ class ContextMaskRCNN(MaskRCNN):
 
     def extract_feat(self, batch_inputs: Tensor,
                      input_slice_interval: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
-        """Backbone (with the input slice interval when it takes one) then neck.
+        """Backbone (with the input slice interval bound to its operators that need it) then neck.
 
         Args:
             batch_inputs (Tensor): ``(N, 1, D, H, W)``.
@@ -77,10 +77,7 @@ class ContextMaskRCNN(MaskRCNN):
         Returns:
             tuple[Tensor]: 2D feature maps of the neck.
         """
-        if self.backbone_takes_input_slice_interval:
-            x = self.backbone(batch_inputs, input_slice_interval=input_slice_interval)
-        else:
-            x = self.backbone(batch_inputs)
+        x = call_with_input_slice_interval(self.backbone, batch_inputs, input_slice_interval=input_slice_interval)
         if self.with_neck:
             x = self.neck(x)
         return x

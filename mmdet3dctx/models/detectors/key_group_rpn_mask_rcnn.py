@@ -5,6 +5,7 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmdet3dctx.ops import call_with_input_slice_interval
 from .context_mask_rcnn import ContextMaskRCNN
 
 
@@ -77,8 +78,8 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
 
         Args:
             batch_inputs (Tensor): ``(N, 1, D, H, W)``.
-            input_slice_interval (Tensor, optional): ``(N,)`` mm between the input slices (for backbones that
-                take them).
+            input_slice_interval (Tensor, optional): ``(N,)`` mm between the input slices (bound to the
+                backbone's operators that need it).
 
         Returns:
             tuple: ``(rpn_x, roi_x)``, each a tuple of ``(N, C, H/s, W/s)`` neck maps; ``rpn_x`` comes from the key
@@ -86,8 +87,8 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
         """
         if not self.rpn_on_key_group:
             return super().extract_rpn_roi_feat(batch_inputs, input_slice_interval)
-        kwargs = dict(input_slice_interval=input_slice_interval) if self.backbone_takes_input_slice_interval else {}
-        fused, key = self.backbone(batch_inputs, return_key_group=True, **kwargs)
+        fused, key = call_with_input_slice_interval(self.backbone, batch_inputs, return_key_group=True,
+                                                    input_slice_interval=input_slice_interval)
         if self.with_neck:
             fused, key = self.neck(fused), self.neck(key)
         return tuple(key), tuple(fused)

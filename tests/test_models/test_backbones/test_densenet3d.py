@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from mmdet.registry import MODELS
 from mmdet3dctx.models import DenseNet3D
-from mmdet3dctx.ops import A3DConv, NoFusionConv, TSMConv
+from mmdet3dctx.ops import A3DConv, NoFusionConv, TSMConv, bound_input_slice_interval, call_with_input_slice_interval
 
 SMALL = dict(block_config=(2, 2, 2), growth_rate=8, bn_size=2, num_init_features=16)
 
@@ -92,35 +92,53 @@ def test_densenet3d_every_operator_trains(op):
     model.init_weights()
     x = torch.randn(2, 1, 3, 32, 32)
     input_slice_interval = torch.tensor([1.0, 5.0])
-    outs = model(x, input_slice_interval) if model.with_input_slice_interval else model(x)
+    outs = call_with_input_slice_interval(model, x, input_slice_interval=input_slice_interval)
     assert [o.shape[2] for o in outs] == [3, 3, 3]
     sum(o.mean() for o in outs).backward()
     assert model.denseblock1.denselayer1.conv2.weight.grad is not None
 
 
 def test_densenet3d_with_cp_same_output_and_grads():
+    """The checkpointed bottleneck is recomputed in backward, after the call's binding has ended: it binds again
+    the interval of its forward, so outputs and gradients equal those without checkpointing."""
     torch.manual_seed(0)
     kwargs = dict(num_slices=3, context_conv=dict(type='AlignShiftConv'), **SMALL)
     m1, m2 = DenseNet3D(**kwargs), DenseNet3D(with_cp=True, **kwargs)
     m2.load_state_dict(m1.state_dict())
-    x = torch.randn(2, 1, 3, 32, 32, requires_grad=True)
+    x1 = torch.randn(2, 1, 3, 32, 32, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_(True)
     t = torch.tensor([1.0, 4.0])
-    o1, o2 = m1(x, t), m2(x, t)
+    o1 = call_with_input_slice_interval(m1, x1, input_slice_interval=t)
+    o2 = call_with_input_slice_interval(m2, x2, input_slice_interval=t)
     torch.testing.assert_close(o1[-1], o2[-1])
+    assert bound_input_slice_interval(m2) is None  # backward below runs outside any binding
     o1[-1].sum().backward()
     g1 = m1.denseblock2.denselayer1.conv1.weight.grad.clone()
     o2[-1].sum().backward()
     torch.testing.assert_close(g1, m2.denseblock2.denselayer1.conv1.weight.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-4, atol=1e-5)
+    for (name, p1), p2 in zip(m1.named_parameters(), m2.parameters()):
+        torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-4, atol=1e-5, msg=name)
+    # the recomputation used the forward's intervals: another interval gives other gradients
+    m3 = DenseNet3D(with_cp=True, **kwargs)
+    m3.load_state_dict(m1.state_dict())
+    call_with_input_slice_interval(m3, x1.detach(), input_slice_interval=torch.tensor([4.0, 1.0]))[-1].sum().backward()
+    assert not torch.allclose(g1, m3.denseblock2.denselayer1.conv1.weight.grad)
 
 
-def test_densenet3d_thickness_reaches_alignshift():
+def test_densenet3d_input_slice_interval_reaches_alignshift():
     torch.manual_seed(0)
     model = DenseNet3D(num_slices=3, context_conv=dict(type='AlignShiftConv'), **SMALL).eval()
     x = torch.randn(1, 1, 3, 32, 32)
-    thin, thick = model(x, torch.tensor([2.0]))[-1], model(x, torch.tensor([20.0]))[-1]
-    assert not torch.allclose(thin, thick)
-    with pytest.raises(ValueError, match='needs the slice thickness'):
-        model(x)
+    near = call_with_input_slice_interval(model, x, input_slice_interval=torch.tensor([2.0]))[-1]
+    far = call_with_input_slice_interval(model, x, input_slice_interval=torch.tensor([20.0]))[-1]
+    assert not torch.allclose(near, far)
+
+
+def test_densenet3d_alignshift_without_the_helper_says_how_to_give_the_interval():
+    model = DenseNet3D(num_slices=3, context_conv=dict(type='AlignShiftConv'), **SMALL).eval()
+    with pytest.raises(ValueError, match='AlignShiftConv needs `input_slice_interval`.*call_with_input_slice_interval'):
+        model(torch.randn(1, 1, 3, 32, 32))
 
 
 def test_densenet3d_norm_cfg_and_freezing():

@@ -4,7 +4,7 @@ import torch
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 from mmdet3dctx.models import ResNet3D
-from mmdet3dctx.ops import A3DConv, NoFusionConv
+from mmdet3dctx.ops import A3DConv, NoFusionConv, call_with_input_slice_interval
 
 
 def _randomise_bn(model):
@@ -43,16 +43,16 @@ def test_resnet3d_operators_and_stem():
     assert [o.shape[1] for o in outs] == [256, 512, 1024] and all(o.shape[2] == 5 for o in outs)
 
 
-def test_resnet3d_alignshift_binds_thickness_per_call():
+def test_resnet3d_alignshift_binds_input_slice_interval_per_call():
     torch.manual_seed(0)
     r = ResNet3D(depth=18, num_slices=3, context_conv=dict(type='AlignShiftConv'))
     r.eval()  # MMDetection's ResNet.train() returns None
     x = torch.randn(2, 1, 3, 32, 32)
-    a = r(x, input_slice_interval=torch.tensor([1.0, 1.0]))[-1]
-    b = r(x, input_slice_interval=torch.tensor([1.0, 10.0]))[-1]
+    a = call_with_input_slice_interval(r, x, input_slice_interval=torch.tensor([1.0, 1.0]))[-1]
+    b = call_with_input_slice_interval(r, x, input_slice_interval=torch.tensor([1.0, 10.0]))[-1]
     torch.testing.assert_close(a[0], b[0])
     assert not torch.allclose(a[1], b[1])
-    with pytest.raises(ValueError, match='thickness'):
+    with pytest.raises(ValueError, match='AlignShiftConv needs `input_slice_interval`.*call_with_input_slice_interval'):
         r(x)
     with pytest.raises(ValueError, match='with_cp'):
         ResNet3D(depth=18, context_conv=dict(type='AlignShiftConv'), with_cp=True)

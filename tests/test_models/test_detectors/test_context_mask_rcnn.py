@@ -3,6 +3,8 @@ import torch
 
 from mmdet3dctx.engine import cpu_autocast
 from mmdet3dctx.models import DenseNet3D
+from mmdet3dctx.ops import (AlignShiftConv, bound_input_slice_interval, call_with_input_slice_interval,
+                            input_slice_interval_operators)
 from ..utils import build, tiny_batch, tiny_model_cfg
 
 
@@ -29,24 +31,25 @@ def test_train_step_and_predict(op):
     assert model._forward(inputs, samples)
 
 
-def test_thickness_from_data_samples_reaches_the_backbone():
+def test_input_slice_interval_from_data_samples_reaches_the_backbone():
     model = build(tiny_model_cfg(dict(type='AlignShiftConv'))).eval()
     inputs, samples = tiny_batch(model, training=False, input_slice_interval=(1.0, 8.0))
     input_slice_interval = model.get_input_slice_interval(samples)
     assert input_slice_interval.tolist() == [1.0, 8.0]
     with torch.no_grad():
         feats = model.extract_feat(inputs, input_slice_interval)
-        direct = model.neck(model.backbone(inputs, input_slice_interval=torch.tensor([1.0, 8.0])))
+        direct = model.neck(call_with_input_slice_interval(model.backbone, inputs,
+                                                           input_slice_interval=torch.tensor([1.0, 8.0])))
         other = model.extract_feat(inputs, torch.tensor([8.0, 1.0]))
     torch.testing.assert_close(feats[0], direct[0])
     assert not torch.allclose(feats[0], other[0])
-    # a missing or NaN interval takes default_thickness
+    # a missing or NaN interval takes default_input_slice_interval
     samples[0].set_metainfo(dict(input_slice_interval=float('nan')))
     assert model.get_input_slice_interval(samples).tolist() == [model.default_input_slice_interval, 8.0]
 
 
-def test_predict_is_per_sample_thickness_consistent():
-    """Sample 0 predicted alone equals sample 0 predicted in a batch with another thickness."""
+def test_predict_is_per_sample_input_slice_interval_consistent():
+    """Sample 0 predicted alone equals sample 0 predicted in a batch with another slice interval."""
     model = build(tiny_model_cfg(dict(type='AlignShiftConv'))).eval()
     inputs, samples = tiny_batch(model, training=False, input_slice_interval=(1.0, 8.0))
     with torch.no_grad():
@@ -55,9 +58,32 @@ def test_predict_is_per_sample_thickness_consistent():
     torch.testing.assert_close(both[:1], alone, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize('mode', ['loss', 'predict', 'tensor'])
+def test_every_alignshift_operator_gets_each_samples_interval(monkeypatch, mode):
+    """``loss``, ``predict`` and ``_forward`` bind the data samples' intervals to every AlignShift operator of the
+    backbone for the call, and nothing stays bound after it."""
+    model = build(tiny_model_cfg(dict(type='AlignShiftConv')))
+    model.train(mode == 'loss')
+    inputs, samples = tiny_batch(model, training=mode == 'loss', input_slice_interval=(1.0, 8.0))
+    seen = []
+    shift_ratio = AlignShiftConv.shift_ratio
+
+    def recording(self, t):
+        seen.append((self, t.tolist()))
+        return shift_ratio(self, t)
+
+    monkeypatch.setattr(AlignShiftConv, 'shift_ratio', recording)
+    with torch.set_grad_enabled(mode == 'loss'):
+        {'loss': model.loss, 'predict': model.predict, 'tensor': model._forward}[mode](inputs, samples)
+    ops = input_slice_interval_operators(model.backbone)
+    assert len(ops) == 2 * len(model.backbone.block_config)  # both convolutions of every dense layer
+    assert [m for m, _ in seen] == ops and all(t == [1.0, 8.0] for _, t in seen)
+    assert all(bound_input_slice_interval(m) is None for m in ops)
+
+
 def test_backbone_type():
     model = build(tiny_model_cfg())
-    assert isinstance(model.backbone, DenseNet3D) and model.backbone_takes_input_slice_interval
+    assert isinstance(model.backbone, DenseNet3D) and not input_slice_interval_operators(model.backbone)
 
 
 def test_cpu_bf16_autocast_runs_backbone_in_bf16_heads_in_fp32():
