@@ -51,9 +51,9 @@ $(VENV)/.stamp-mmcv: $(VENV)/.stamp-torch requirements/mmcv.txt requirements/run
 	touch $@
 
 $(VENV)/.stamp-project: $(VENV)/.stamp-mmcv requirements/mmdet.txt requirements/dicom.txt requirements/tests.txt \
-		requirements/tests-nodeps.txt setup.py
+		requirements/mim.txt requirements/tests-nodeps.txt setup.py
 	$(PIP) install -r requirements/build.txt -r requirements/runtime.txt -r requirements/mmdet.txt \
-		-r requirements/dicom.txt -r requirements/tests.txt
+		-r requirements/dicom.txt -r requirements/tests.txt -r requirements/mim.txt
 	$(PIP) install --no-deps --no-build-isolation -r requirements/tests-nodeps.txt
 	$(PIP) install --no-build-isolation --no-deps -e .
 	$(PY) -c "import mmdet3dctx, mmdet; print('mmdet', mmdet.__version__, 'mmdet3dctx', mmdet3dctx.__version__)"

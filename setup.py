@@ -1,7 +1,8 @@
 """mmdet3dctx: universal lesion detection in CT with 3D context, as MMDetection 3.x plugins.
 
-``pip install .`` (or a wheel) ships ``configs/`` and ``tools/`` inside the package as ``mmdet3dctx/.mim/``, as
-OpenMMLab packages do, so installed use finds them (``mmdet3dctx.get_config_path('demo/a3d_7slice_synthetic.py')``).
+``pip install .`` (or a wheel) ships ``configs/`` (with their ``metafile.yml``), ``tools/`` and the model index
+``model-index.yml`` inside the package as ``mmdet3dctx/.mim/``, as OpenMMLab packages do, so installed use finds them
+(``mmdet3dctx.get_config_path('demo/a3d_7slice_synthetic.py')``, ``mim search mmdet3dctx``, ``mim train``).
 The reproducible install pins every version in ``requirements/*.txt`` (``make install``); the ranges below are
 what a package installed into an existing environment asks for.
 """
@@ -12,8 +13,10 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
-# copied into the package at build time (mmdet3dctx/.mim/<name>), never into the source tree
+# copied into the package at build time (mmdet3dctx/.mim/<name>), never into the source tree: the folders, and the
+# model index whose Import paths (configs/<folder>/metafile.yml) resolve beside it there as in the repository
 MIM_DIRS = ('configs', 'tools')
+MIM_FILES = ('model-index.yml', )
 
 # Runtime requirements as ranges. Lower bounds: the release series the test suite runs with (the exact pins of
 # requirements/*.txt, which tests/test_packaging.py checks lie inside these ranges; older releases may work but
@@ -63,7 +66,8 @@ def read_readme():
 
 
 class BuildPyWithMim(build_py):
-    """``build_py`` that also copies ``configs/`` and ``tools/`` into ``<build_lib>/mmdet3dctx/.mim/``."""
+    """``build_py`` that also copies ``configs/``, ``tools/`` and ``model-index.yml`` into
+    ``<build_lib>/mmdet3dctx/.mim/``."""
 
     def run(self):
         super().run()
@@ -78,6 +82,11 @@ class BuildPyWithMim(build_py):
             if osp.isdir(dst):
                 shutil.rmtree(dst)
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        for name in MIM_FILES:
+            src = osp.join(HERE, name)
+            if not osp.isfile(src):
+                raise FileNotFoundError(f'{src}: missing, cannot ship it as mmdet3dctx/.mim/{name}')
+            shutil.copyfile(src, osp.join(mim, name))
 
 
 setup(

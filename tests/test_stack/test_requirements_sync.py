@@ -1,6 +1,11 @@
-"""Versions are pinned once (requirements/*.txt) and every installer reads them from there."""
+"""Versions are pinned once (requirements/*.txt) and every installer reads them from there; the installed
+environment is consistent (``pip check``)."""
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = re.compile(r'^([A-Za-z0-9_.\-]+)==([^\s;#]+)')
@@ -23,17 +28,18 @@ def pins():
 
 def test_every_requirement_pinned_exactly_once():
     p = pins()
-    for name in ('torch', 'mmengine', 'mmcv', 'mmdet', 'numpy', 'pytest', 'setuptools'):
+    for name in ('torch', 'mmengine', 'mmcv', 'mmdet', 'numpy', 'pytest', 'setuptools', 'openmim'):
         assert name in p, name
     assert p['torch'][0] == '2.13.0' and p['mmcv'][0] == '2.1.0' and p['mmdet'][0] == '3.3.0'
-    assert int(p['setuptools'][0].split('.')[0]) < 70  # pkg_resources for mmcv's setup.py
+    # torch 2.13 asks for setuptools>=77.0.3; mmcv's setup.py and mmengine import pkg_resources, gone in 82
+    assert Version('77.0.3') <= Version(p['setuptools'][0]) < Version('82')
 
 
 def test_installers_read_requirement_files_and_pin_nothing_themselves():
     makefile = (ROOT / 'Makefile').read_text()
     dockerfile = (ROOT / 'docker' / 'Dockerfile').read_text()
     for name in ('torch.txt', 'build.txt', 'mmcv.txt', 'runtime.txt', 'mmdet.txt', 'dicom.txt', 'tests.txt',
-                 'tests-nodeps.txt'):
+                 'mim.txt', 'tests-nodeps.txt'):
         assert f'requirements/{name}' in makefile, name
     for name in ('build.txt', 'mmcv.txt', 'runtime.txt', 'mmdet.txt'):
         assert f'requirements/{name}' in dockerfile, name
@@ -72,3 +78,22 @@ def test_dockerfile_lints_clean():
     out = subprocess.run([exe, '--config', str(ROOT / 'docker' / '.hadolint.yaml'), '--no-color',
                           str(ROOT / 'docker' / 'Dockerfile')], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_pip_check_finds_no_conflict():
+    """Every installed distribution's requirements are met (``pip check``), except that the reference packages of
+    requirements/tests-nodeps.txt, installed without their dependencies on purpose (docs/install.md), may miss
+    some: a version conflict is never allowed, and no other package may miss one."""
+    nodeps = set()
+    for line in (ROOT / 'requirements' / 'tests-nodeps.txt').read_text().splitlines():
+        m = PIN.match(line.strip())
+        if m:
+            nodeps.add(m.group(1).lower())
+    out = subprocess.run([sys.executable, '-m', 'pip', 'check'], capture_output=True, text=True)
+    allowed = re.compile(r'^(\S+) \S+ requires \S+, which is not installed\.$')
+    problems = []
+    for line in out.stdout.splitlines():
+        m = allowed.match(line)
+        if line.strip() and line != 'No broken requirements found.' and not (m and m.group(1).lower() in nodeps):
+            problems.append(line)
+    assert not problems, 'pip check:\n' + '\n'.join(problems)
