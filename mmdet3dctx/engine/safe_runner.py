@@ -2,9 +2,8 @@
 import os
 import os.path as osp
 
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from mmdet.registry import RUNNERS
 
 from mmdet3dctx.utils import allow_mmengine_checkpoints
 
@@ -73,6 +72,6 @@ def _looks_corrupt(e: Exception) -> bool:
                             'unexpected EOF', 'file might be corrupted', 'central directory'))
 
 
+# MMEngine's root RUNNERS serves every builder: ``mmdet3dctx.apis`` builds from it (the root itself is searched
+# while no default scope is set), MMDetection's tools from MMDetection's RUNNERS, which find it in their parent.
 RUNNERS.register_module(module=SafeRunner)
-if 'SafeRunner' not in MMENGINE_RUNNERS.module_dict:
-    MMENGINE_RUNNERS.register_module(module=SafeRunner)
