@@ -59,8 +59,6 @@ def build_test_cfg(config: str,
         # DetLocalVisualizer rather than pick up one an earlier runner in the process left under 'visualizer'
         cfg.visualizer.name = f"{cfg.visualizer.get('name', 'visualizer')}_{os.getpid()}_{time.time_ns()}"
     setup_distributed(cfg, launcher)
-    from mmdet3dctx.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
     return cfg
 
 

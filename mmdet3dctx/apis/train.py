@@ -123,8 +123,6 @@ def build_train_cfg(config: str,
         cfg.resume = True
         cfg.load_from = resume
     setup_distributed(cfg, launcher)
-    from mmdet3dctx.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
     return cfg
 
 

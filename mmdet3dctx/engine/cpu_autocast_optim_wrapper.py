@@ -4,8 +4,7 @@ from typing import Sequence
 
 import torch
 from mmengine.optim import OptimWrapper
-from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
-from mmdet.registry import OPTIM_WRAPPERS
+from mmengine.registry import OPTIM_WRAPPERS
 
 from .float32_heads import FLOAT32_MODULES, float32_heads
 
@@ -38,6 +37,6 @@ class CPUAutocastOptimWrapper(OptimWrapper):
             yield
 
 
+# MMEngine's root OPTIM_WRAPPERS: mmengine's build_optim_wrapper builds from it, switching to MMDetection's
+# OPTIM_WRAPPERS under default_scope='mmdet', which finds it there, in its parent.
 OPTIM_WRAPPERS.register_module(module=CPUAutocastOptimWrapper)
-if 'CPUAutocastOptimWrapper' not in MMENGINE_OPTIM_WRAPPERS.module_dict:
-    MMENGINE_OPTIM_WRAPPERS.register_module(module=CPUAutocastOptimWrapper)

@@ -2,9 +2,8 @@
 import os
 import os.path as osp
 
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from mmdet.registry import RUNNERS
 
 from mmdet3dctx.utils import allow_mmengine_checkpoints
 
@@ -20,12 +19,10 @@ class SafeRunner(Runner):
       while saving leaves the previous checkpoints intact and never a truncated one under a real name.
     * Loading or resuming from a truncated or corrupt file raises :class:`CheckpointError` naming the file,
       instead of an unpickling error from deep inside PyTorch. Checkpoints load under PyTorch's
-      ``weights_only`` default (the types MMEngine stores are allow-listed, the check stays on).
+      ``weights_only`` default (the types MMEngine stores are allow-listed, the check stays on) wherever the
+      Runner reads one: ``load_checkpoint`` (``resume`` reads through it) and the model's initialisation (an
+      ``init_cfg`` of ``type='Pretrained'`` reads its file through MMEngine's loader).
     """
-
-    def __init__(self, *args, **kwargs):
-        allow_mmengine_checkpoints()
-        super().__init__(*args, **kwargs)
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs):
         backend_args = kwargs.get('backend_args') or kwargs.get('file_client_args')
@@ -43,7 +40,12 @@ class SafeRunner(Runner):
             raise CheckpointError(f'checkpoint not found: {filename}')
         return filename
 
+    def _init_model_weights(self) -> None:
+        allow_mmengine_checkpoints()
+        super()._init_model_weights()
+
     def load_checkpoint(self, filename: str, *args, **kwargs):
+        allow_mmengine_checkpoints()
         try:
             return super().load_checkpoint(self._checked(filename), *args, **kwargs)
         except CheckpointError:
@@ -73,6 +75,6 @@ def _looks_corrupt(e: Exception) -> bool:
                             'unexpected EOF', 'file might be corrupted', 'central directory'))
 
 
+# MMEngine's root RUNNERS serves every builder: ``mmdet3dctx.apis`` builds from it (the root itself is searched
+# while no default scope is set), MMDetection's tools from MMDetection's RUNNERS, which find it in their parent.
 RUNNERS.register_module(module=SafeRunner)
-if 'SafeRunner' not in MMENGINE_RUNNERS.module_dict:
-    MMENGINE_RUNNERS.register_module(module=SafeRunner)

@@ -91,6 +91,72 @@ class LesionFinding:
                                for s, b, c in zip(self.slices, self.boxes, self.scores)])
 
 
+@dataclass
+class _Track:
+    """Detections linked so far, one per slice, in slice order: ``(S,)`` slices and per-slice box ``(4,)``,
+    score and mask ``(H, W)`` (or None)."""
+    slices: List[int] = field(default_factory=list)
+    boxes: List[np.ndarray] = field(default_factory=list)
+    scores: List[float] = field(default_factory=list)
+    masks: List[Optional[np.ndarray]] = field(default_factory=list)
+
+    def add(self, z: int, box: np.ndarray, score: float, mask: Optional[np.ndarray]) -> None:
+        self.slices.append(z)
+        self.boxes.append(box)
+        self.scores.append(score)
+        self.masks.append(mask)
+
+
+def _open_tracks(tracks: Sequence[_Track], z: int, max_gap: int, run_ids: Optional[Sequence[int]]) -> List[int]:
+    """Indices of the tracks slice ``z`` may extend: last linked at most ``max_gap`` slices back, in ``z``'s run."""
+    return [k for k, tr in enumerate(tracks) if 0 < z - tr.slices[-1] <= max_gap
+            and (run_ids is None or run_ids[tr.slices[-1]] == run_ids[z])]
+
+
+def _match(boxes: np.ndarray, last_boxes: List[np.ndarray], iou_thr: float) -> np.ndarray:
+    """Greedy matching of a slice's boxes ``(K, 4)`` to the tracks' last boxes: pairs with IoU >= ``iou_thr``,
+    best first, each box and each track used once.
+
+    Returns:
+        np.ndarray: ``(K,)`` the matched index into ``last_boxes`` per box, -1 where none.
+    """
+    assigned = np.full(len(boxes), -1)
+    if not last_boxes or not len(boxes):
+        return assigned
+    iou = box_iou(boxes, np.stack(last_boxes))
+    pairs = sorted(((iou[i, j], i, j) for i in range(len(boxes)) for j in range(len(last_boxes))
+                    if iou[i, j] >= iou_thr), reverse=True)
+    used = set()
+    for _, i, j in pairs:
+        if assigned[i] < 0 and j not in used:
+            assigned[i] = j
+            used.add(j)
+    return assigned
+
+
+def _finding(track: _Track, positions: Optional[Sequence[float]], pixel_spacing: Tuple[float, float],
+             slice_interval: float) -> LesionFinding:
+    """The lesion candidate of a track: its best detection, the diameters on that slice (mask, else box) and the
+    extent over slices (from ``positions`` when given, else from the slice count)."""
+    best = int(np.argmax(track.scores))
+    box = track.boxes[best]
+    mask = track.masks[best]
+    sy, sx = pixel_spacing
+    if mask is not None and np.any(mask):
+        mm, source = mask_diameters(mask, (sy, sx)), 'mask'
+    else:
+        w, h = (box[2] - box[0]) * sx, (box[3] - box[1]) * sy
+        mm, source = (max(w, h), min(w, h)), 'box'
+    if positions is not None:
+        extent = abs(positions[track.slices[-1]] - positions[track.slices[0]]) + slice_interval
+    else:
+        extent = (track.slices[-1] - track.slices[0] + 1) * slice_interval
+    return LesionFinding(slices=track.slices, boxes=np.stack(track.boxes), scores=np.array(track.scores),
+                         key_slice=track.slices[best], box=box, score=track.scores[best],
+                         diameters_mm=(float(mm[0]), float(mm[1])), diameters_from=source, extent_mm=float(extent),
+                         masks=track.masks if any(m is not None for m in track.masks) else None)
+
+
 def link_detections(slice_indices: Sequence[int],
                     boxes: Sequence[np.ndarray],
                     scores: Sequence[np.ndarray],
@@ -130,55 +196,20 @@ def link_detections(slice_indices: Sequence[int],
         raise ValueError('slice_indices, boxes and scores need one entry per slice')
     if list(slice_indices) != sorted(slice_indices):
         raise ValueError('slice_indices must be increasing')
-    tracks = []  # each: dict(slices, boxes, scores, dets)
+    tracks: List[_Track] = []
     for t, z in enumerate(slice_indices):
         b = np.asarray(boxes[t], dtype=np.float64).reshape(-1, 4)
         s = np.asarray(scores[t], dtype=np.float64).reshape(-1)
-        open_tracks = [k for k, tr in enumerate(tracks) if 0 < z - tr['slices'][-1] <= max_gap
-                       and (run_ids is None or run_ids[tr['slices'][-1]] == run_ids[z])]
-        assigned = np.full(len(b), -1)
-        if open_tracks and len(b):
-            last = np.stack([tracks[k]['boxes'][-1] for k in open_tracks])
-            iou = box_iou(b, last)
-            pairs = sorted(((iou[i, j], i, j) for i in range(len(b)) for j in range(len(open_tracks))
-                            if iou[i, j] >= iou_thr), reverse=True)
-            used = set()
-            for _, i, j in pairs:
-                if assigned[i] < 0 and j not in used:
-                    assigned[i] = open_tracks[j]
-                    used.add(j)
+        open_tracks = _open_tracks(tracks, z, max_gap, run_ids)
+        assigned = _match(b, [tracks[k].boxes[-1] for k in open_tracks], iou_thr)
         for i in range(len(b)):
-            mask = None if masks is None or masks[t] is None else masks[t][i]
             if assigned[i] >= 0:
-                tr = tracks[assigned[i]]
+                tr = tracks[open_tracks[assigned[i]]]
             else:
-                tr = dict(slices=[], boxes=[], scores=[], masks=[])
+                tr = _Track()
                 tracks.append(tr)
-            tr['slices'].append(int(z))
-            tr['boxes'].append(b[i])
-            tr['scores'].append(float(s[i]))
-            tr['masks'].append(mask)
-    findings = []
-    for tr in tracks:
-        if len(tr['slices']) < min_slices:
-            continue
-        best = int(np.argmax(tr['scores']))
-        box = tr['boxes'][best]
-        mask = tr['masks'][best]
-        sy, sx = pixel_spacing
-        if mask is not None and np.any(mask):
-            mm, source = mask_diameters(mask, (sy, sx)), 'mask'
-        else:
-            w, h = (box[2] - box[0]) * sx, (box[3] - box[1]) * sy
-            mm, source = (max(w, h), min(w, h)), 'box'
-        if positions is not None:
-            extent = abs(positions[tr['slices'][-1]] - positions[tr['slices'][0]]) + slice_interval
-        else:
-            extent = (tr['slices'][-1] - tr['slices'][0] + 1) * slice_interval
-        findings.append(LesionFinding(slices=tr['slices'], boxes=np.stack(tr['boxes']), scores=np.array(tr['scores']),
-                                      key_slice=tr['slices'][best], box=box, score=tr['scores'][best],
-                                      diameters_mm=(float(mm[0]), float(mm[1])), diameters_from=source,
-                                      extent_mm=float(extent),
-                                      masks=tr['masks'] if any(m is not None for m in tr['masks']) else None))
+            tr.add(int(z), b[i], float(s[i]), None if masks is None or masks[t] is None else masks[t][i])
+    findings = [_finding(tr, positions, pixel_spacing, slice_interval) for tr in tracks
+                if len(tr.slices) >= min_slices]
     findings.sort(key=lambda f: -f.score)
     return findings

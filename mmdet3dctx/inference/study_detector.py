@@ -10,6 +10,29 @@ from .lesion_linking import LesionFinding, link_detections
 from .transforms import inference_pipeline
 
 
+def _build_detector(cfg, checkpoint: Optional[str], device: str) -> torch.nn.Module:
+    """The detector of ``cfg`` in eval mode on ``device``, as MMDetection's ``init_detector`` builds it (the
+    backbone without its ``init_cfg``: the weights come from ``checkpoint``), with the weights of ``checkpoint``
+    read by :func:`~mmdet3dctx.utils.read_state_dict` and loaded as MMEngine's ``load_checkpoint`` does (the file
+    named, not strictly, mismatched keys printed); as built where ``checkpoint`` is None."""
+    from mmdet.registry import MODELS
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
+    from mmengine.runner.checkpoint import load_state_dict
+
+    from mmdet3dctx.utils import read_state_dict
+    if 'init_cfg' in cfg.model.backbone:
+        cfg.model.backbone.init_cfg = None
+    scope = cfg.get('default_scope', 'mmdet')
+    if scope is not None:
+        init_default_scope(scope)
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    if checkpoint is not None:
+        load_state_dict(model, read_state_dict(checkpoint, logger=None), strict=False)
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
 class CTStudyDetector:
     """A detector config + checkpoint applied to CT volumes, slice by slice, then linked in 3D.
 
@@ -30,16 +53,13 @@ class CTStudyDetector:
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu', score_thr: float = 0.5,
                  batch_size: int = 8, link_iou: float = 0.3) -> None:
         import mmdet3dctx  # noqa: F401  (registers the plugins)
-        from mmdet.apis import init_detector
         from mmengine.config import Config
         from mmengine.dataset import Compose
 
-        from mmdet3dctx.utils import allow_mmengine_checkpoints
-        allow_mmengine_checkpoints()
         cfg = Config.fromfile(config) if isinstance(config, str) else config
         pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
         self.pipeline_cfg = inference_pipeline(pipeline)
-        self.model = init_detector(cfg, checkpoint or None, device=device)
+        self.model = _build_detector(cfg, checkpoint or None, device)
         self.pipeline = Compose(self.pipeline_cfg)
         self.score_thr, self.batch_size, self.link_iou = score_thr, batch_size, link_iou
         self.with_mask = bool(getattr(self.model, 'with_mask', False))

@@ -309,27 +309,49 @@ def _pixels(ds, path: str) -> np.ndarray:
         raise DicomSeriesError(f'{path}: cannot decode PixelData{ts_txt}: {type(e).__name__}: {e}') from e
 
 
-def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct: bool = False) -> CTVolume:
-    """Read one CT series of a DICOM study folder (or file) into a :class:`CTVolume`.
+@dataclass
+class _InPlaneFrame:
+    """How stored pixels map onto :class:`CTVolume`'s in-plane frame (W toward +x, the patient's left; H toward
+    +y, posterior), and that frame in patient coordinates.
 
-    The series is ``series_uid`` or by default the axial CT series with the most slices (logged). Planes are
-    sorted by ``ImagePositionPatient`` projected on the slice normal (``SliceLocation``, then ``InstanceNumber``
-    where positions are missing, with a warning), laid out as :class:`CTVolume` documents (rows, columns and
-    slice order flipped as the orientation needs), converted to HU with ``RescaleSlope``/``RescaleIntercept``
-    (1 and 0 where missing). In-plane spacing comes from ``PixelSpacing`` (1 mm assumed, with a warning, where
-    missing); the slice spacing is the median position step (``SpacingBetweenSlices`` or ``SliceThickness`` for
-    a single slice). A gap (a step over 1.5× the median) is named in a warning.
-
-    Args:
-        path (str): study folder (searched recursively), series folder or one file.
-        series_uid (str, optional): which series to read.
-        allow_non_ct (bool): read a series whose ``Modality`` is not CT (the values are then not HU).
-
-    Raises:
-        DicomSeriesError: no CT series, an unknown ``series_uid``, a non-CT modality, a coronal or sagittal
-            acquisition (reslice it to axial first), mixed orientations or image sizes, two planes at one
-            position, undecodable pixel data; the message names the files and tags at fault.
+    Attributes:
+        row (np.ndarray): ``(3,)`` direction of +W.
+        col (np.ndarray): ``(3,)`` direction of +H.
+        normal (np.ndarray): ``(3,)`` ``row × col``, the direction of increasing slice position.
+        dy (float): mm between rows (along ``col``).
+        dx (float): mm between columns (along ``row``).
+        transpose (bool): the stored rows run along y (rows and columns are swapped).
+        flip_w (bool): the stored columns run toward −x (reversed).
+        flip_h (bool): the stored rows run toward −y (reversed).
     """
+    row: np.ndarray
+    col: np.ndarray
+    normal: np.ndarray
+    dy: float
+    dx: float
+    transpose: bool
+    flip_w: bool
+    flip_h: bool
+
+    @property
+    def direction(self) -> np.ndarray:
+        """``(3, 3)`` columns ``row``, ``col``, ``normal``: the volume's W, H and D axes in patient space."""
+        return np.stack([self.row, self.col, self.normal], 1)
+
+    def apply(self, img: np.ndarray) -> np.ndarray:
+        """A stored ``(Rows, Columns)`` plane laid out in this frame ``(H, W)`` (a view, no copy)."""
+        if self.transpose:
+            img = img.T
+        if self.flip_w:
+            img = img[:, ::-1]
+        if self.flip_h:
+            img = img[::-1]
+        return img
+
+
+def _select_series(path: str, series_uid: Optional[str], allow_non_ct: bool) -> SeriesInfo:
+    """The series to read: ``series_uid``, the only one, or the axial CT series with the most slices (logged);
+    a non-CT modality is refused unless ``allow_non_ct``."""
     series, skipped = scan_dicom_study(path)
     if not series:
         why = ''.join(f'\n  skipped {k.path}: {k.reason}' for k in skipped[:20])
@@ -342,11 +364,16 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
         logger.info('%s: reading series %s (%s, %d slices), the axial CT series with the most slices; '
                     'choose another with --series', path, info.uid, info.description or 'no description',
                     info.num_slices)
-    frames = info.frames
     modality = info.modality
     if modality and modality != 'CT' and not allow_non_ct:
-        raise DicomSeriesError(f'{frames[0].path}: Modality [{modality!r}] is not CT; this reader makes HU volumes '
-                               'from CT series only (allow_non_ct=True reads it anyway, without HU)')
+        raise DicomSeriesError(f'{info.frames[0].path}: Modality [{modality!r}] is not CT; this reader makes HU '
+                               'volumes from CT series only (allow_non_ct=True reads it anyway, without HU)')
+    return info
+
+
+def _axial_orientation(frames: Sequence[FrameRef]) -> np.ndarray:
+    """The ``ImageOrientationPatient`` ``(6,)`` shared by every plane (axial where it is missing), checked to be
+    one orientation and an axial one."""
     iops = [AXIAL if f.orientation is None else f.orientation for f in frames]
     ref = iops[0]
     for fr, iop in zip(frames, iops):
@@ -359,15 +386,23 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
         raise DicomSeriesError(f'{_name(frames[0])}: ImageOrientationPatient {ref.round(4).tolist()} is a {kind} '
                                'acquisition; the detectors take axial slices: reslice the series to axial '
                                '(e.g. in 3D Slicer) and read that')
+    return ref
+
+
+def _check_image_size(info: SeriesInfo, path: str) -> None:
+    """Refuse a series whose planes differ in Rows x Columns, naming the first plane of each size."""
     first_of_shape = {}
-    for fr in frames:
+    for fr in info.frames:
         first_of_shape.setdefault(fr.shape, fr)
     if len(first_of_shape) > 1:
         listing = ', '.join(f'{_name(fr)} has {s[0]}x{s[1]}' for s, fr in first_of_shape.items())
         raise DicomSeriesError(f'{path}: series {info.uid} mixes image sizes (Rows x Columns): {listing}')
 
-    # the canonical in-plane frame: W toward +x (left), H toward +y (posterior)
-    row, col = ref[:3].copy(), ref[3:].copy()
+
+def _in_plane_frame(iop: np.ndarray, frames: Sequence[FrameRef]) -> _InPlaneFrame:
+    """The transposition and flips that bring stored planes of orientation ``iop`` into the volume's frame, and
+    the pixel spacing (the first ``PixelSpacing`` of the series; 1 mm with a warning where none has one)."""
+    row, col = iop[:3].copy(), iop[3:].copy()
     ps = next((f.pixel_spacing for f in frames if f.pixel_spacing is not None), None)
     if ps is None:
         warnings.warn(f'{_name(frames[0])}: no PixelSpacing; assuming 1 mm pixels')
@@ -381,8 +416,20 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
         row = -row
     if flip_h:
         col = -col
-    normal = np.cross(row, col)
+    return _InPlaneFrame(row=row, col=col, normal=np.cross(row, col), dy=dy, dx=dx, transpose=transpose,
+                         flip_w=flip_w, flip_h=flip_h)
 
+
+def _slice_order(frames: Sequence[FrameRef], normal: np.ndarray, path: str) -> Tuple[np.ndarray, np.ndarray, str]:
+    """The planes sorted along the slice normal.
+
+    Positions are ``ImagePositionPatient`` projected on ``normal``; where a plane lacks it, ``SliceLocation``
+    or else ``InstanceNumber`` of every plane (with a warning). Two planes at one position are refused.
+
+    Returns:
+        tuple: ``order`` ``(S,)`` indices into ``frames`` (stable sort), the sorted positions ``(S,)`` and the
+        tag they come from (``'ImagePositionPatient'``, ``'SliceLocation'`` or ``'InstanceNumber'``).
+    """
     ipps = [f.position for f in frames]
     if all(p is not None for p in ipps):
         positions = np.array([float(np.dot(p, normal)) for p in ipps])
@@ -410,8 +457,15 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
             raise DicomSeriesError(f'{_name(a)} and {_name(b)} lie at the same slice position '
                                    f'{positions[dup[0]]:.3f} mm (two acquisitions in one series? pick one with '
                                    'AcquisitionNumber and put it in a folder of its own)')
+    return order, positions, how
 
-    # pixel data, decoded once per file, in the order of the sorted planes
+
+def _decode_hu(frames: Sequence[FrameRef], order: np.ndarray, frame: _InPlaneFrame) -> np.ndarray:
+    """The planes' pixels in sorted order as float32 HU ``(S, H, W)`` in the volume's frame.
+
+    Each file is read and decoded once (one file's frames held at a time); values are
+    ``pixel * RescaleSlope + RescaleIntercept`` (1 and 0 where missing).
+    """
     import pydicom
     decoded = {}
     slices = []
@@ -434,17 +488,29 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
             img *= np.float32(slope)
         if inter:
             img += np.float32(inter)
-        if transpose:
-            img = img.T
-        if flip_w:
-            img = img[:, ::-1]
-        if flip_h:
-            img = img[::-1]
-        slices.append(img)
-    hu = np.ascontiguousarray(np.stack(slices))
+        slices.append(frame.apply(img))
+    return np.ascontiguousarray(np.stack(slices))
 
+
+def _geometry(info: SeriesInfo, order: np.ndarray, positions: np.ndarray, ordered_by: str, frame: _InPlaneFrame,
+              size: Tuple[int, int], path: str) -> Tuple[Tuple[float, float, float], np.ndarray, np.ndarray]:
+    """Spacing, slice positions and origin of the volume.
+
+    The slice spacing is the median step of the positions; for a single slice, or positions that are only
+    instance numbers, ``SpacingBetweenSlices`` or ``SliceThickness`` (1 mm without either), and instance numbers
+    become positions at that spacing. The origin is the first sorted plane's ``ImagePositionPatient`` moved to
+    the volume's first pixel (the flips), or ``normal * positions[0]`` without one. An in-plane shift of the
+    planes from first to last (a gantry tilt) is named in a warning: the affine has no shear.
+
+    Args:
+        size (tuple[int, int]): ``(H, W)`` of the volume.
+
+    Returns:
+        tuple: ``(dz, dy, dx)`` mm, positions ``(S,)`` mm, origin ``(3,)``.
+    """
+    frames = info.frames
     f0 = frames[order[0]]
-    if len(positions) > 1 and how != 'InstanceNumber':
+    if len(positions) > 1 and ordered_by != 'InstanceNumber':
         dz = float(np.median(np.diff(positions)))
     else:
         hdr = info.headers.get(f0.path)
@@ -452,43 +518,80 @@ def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct:
         if dz_tag is None:
             dz_tag = _floats(hdr, 'SliceThickness', 1)
         dz = float(dz_tag[0]) if dz_tag is not None and dz_tag[0] > 0 else 1.0
-        if how == 'InstanceNumber':
+        if ordered_by == 'InstanceNumber':
             positions = (positions - positions[0]) * dz
-    origin = None
-    if f0.position is not None:
-        h, w = hu.shape[1:]
-        origin = f0.position.astype(np.float64).copy()
-        if flip_w:
-            origin += (w - 1) * dx * (-row)
-        if flip_h:
-            origin += (h - 1) * dy * (-col)
+    dy, dx = frame.dy, frame.dx
+    if f0.position is None:
+        return (dz, dy, dx), positions, frame.normal * positions[0]
+    h, w = size
+    origin = f0.position.astype(np.float64).copy()
+    if frame.flip_w:
+        origin += (w - 1) * dx * (-frame.row)
+    if frame.flip_h:
+        origin += (h - 1) * dy * (-frame.col)
+    if len(order) > 1:
         ipp_sorted = np.array([frames[i].position for i in order])
-        if len(order) > 1:
-            drift = ipp_sorted[-1] - ipp_sorted[0]
-            shift = drift - np.dot(drift, normal) * normal
-            if np.linalg.norm(shift) > 0.05 * max(dx, dy) + 1e-3:
-                warnings.warn(f'{path}: the slices shift by {np.linalg.norm(shift):.2f} mm in plane from '
-                              f'{_name(frames[order[0]])} to {_name(frames[order[-1]])} (gantry tilt?); '
-                              'positions are taken along the slice normal and the affine has no shear')
-    else:
-        origin = normal * positions[0]
-    refs = [dict(file=frames[i].path, sop_instance_uid=frames[i].sop_instance_uid, frame=frames[i].frame)
-            for i in order]
-    hdr0 = info.headers.get(f0.path)
+        drift = ipp_sorted[-1] - ipp_sorted[0]
+        shift = drift - np.dot(drift, frame.normal) * frame.normal
+        if np.linalg.norm(shift) > 0.05 * max(dx, dy) + 1e-3:
+            warnings.warn(f'{path}: the slices shift by {np.linalg.norm(shift):.2f} mm in plane from '
+                          f'{_name(frames[order[0]])} to {_name(frames[order[-1]])} (gantry tilt?); '
+                          'positions are taken along the slice normal and the affine has no shear')
+    return (dz, dy, dx), positions, origin
+
+
+def _metadata(info: SeriesInfo, path: str, refs: List[dict], iop: np.ndarray, ordered_by: str,
+              frame: _InPlaneFrame) -> dict:
+    """``CTVolume.metadata`` of a DICOM series: where it was read from, its UIDs, the patient and study tags of
+    its first sorted plane's file, how the slices were ordered and how the pixels were laid out."""
+    hdr0 = info.headers.get(refs[0]['file'])
 
     def tag(name):
         v = hdr0.get(name) if hdr0 is not None else None
         return str(v) if v not in (None, '') else None
 
-    metadata = dict(source='dicom', directory=path, files=[r['file'] for r in refs], series_uid=info.uid,
-                    modality=modality or None, orientation=ref.tolist(), ordered_by=how,
-                    study_uid=tag('StudyInstanceUID'), series_description=info.description or None,
-                    frame_of_reference_uid=tag('FrameOfReferenceUID'), patient_id=tag('PatientID'),
-                    patient_name=tag('PatientName'), study_date=tag('StudyDate'),
-                    study_description=tag('StudyDescription'),
-                    pixel_transform=dict(transpose=bool(transpose), flip_cols=bool(flip_w), flip_rows=bool(flip_h)))
-    vol = CTVolume(hu=hu, spacing=(dz, dy, dx), positions=positions, metadata=metadata, origin=origin,
-                   direction=np.stack([row, col, normal], 1), slice_refs=refs,
+    return dict(source='dicom', directory=path, files=[r['file'] for r in refs], series_uid=info.uid,
+                modality=info.modality or None, orientation=iop.tolist(), ordered_by=ordered_by,
+                study_uid=tag('StudyInstanceUID'), series_description=info.description or None,
+                frame_of_reference_uid=tag('FrameOfReferenceUID'), patient_id=tag('PatientID'),
+                patient_name=tag('PatientName'), study_date=tag('StudyDate'),
+                study_description=tag('StudyDescription'),
+                pixel_transform=dict(transpose=bool(frame.transpose), flip_cols=bool(frame.flip_w),
+                                     flip_rows=bool(frame.flip_h)))
+
+
+def read_dicom_series(path: str, series_uid: Optional[str] = None, allow_non_ct: bool = False) -> CTVolume:
+    """Read one CT series of a DICOM study folder (or file) into a :class:`CTVolume`.
+
+    The series is ``series_uid`` or by default the axial CT series with the most slices (logged). Planes are
+    sorted by ``ImagePositionPatient`` projected on the slice normal (``SliceLocation``, then ``InstanceNumber``
+    where positions are missing, with a warning), laid out as :class:`CTVolume` documents (rows, columns and
+    slice order flipped as the orientation needs), converted to HU with ``RescaleSlope``/``RescaleIntercept``
+    (1 and 0 where missing). In-plane spacing comes from ``PixelSpacing`` (1 mm assumed, with a warning, where
+    missing); the slice spacing is the median position step (``SpacingBetweenSlices`` or ``SliceThickness`` for
+    a single slice). A gap (a step over 1.5× the median) is named in a warning.
+
+    Args:
+        path (str): study folder (searched recursively), series folder or one file.
+        series_uid (str, optional): which series to read.
+        allow_non_ct (bool): read a series whose ``Modality`` is not CT (the values are then not HU).
+
+    Raises:
+        DicomSeriesError: no CT series, an unknown ``series_uid``, a non-CT modality, a coronal or sagittal
+            acquisition (reslice it to axial first), mixed orientations or image sizes, two planes at one
+            position, undecodable pixel data; the message names the files and tags at fault.
+    """
+    info = _select_series(path, series_uid, allow_non_ct)
+    iop = _axial_orientation(info.frames)
+    _check_image_size(info, path)
+    frame = _in_plane_frame(iop, info.frames)
+    order, positions, ordered_by = _slice_order(info.frames, frame.normal, path)
+    hu = _decode_hu(info.frames, order, frame)
+    spacing, positions, origin = _geometry(info, order, positions, ordered_by, frame, hu.shape[1:], path)
+    refs = [dict(file=info.frames[i].path, sop_instance_uid=info.frames[i].sop_instance_uid,
+                 frame=info.frames[i].frame) for i in order]
+    vol = CTVolume(hu=hu, spacing=spacing, positions=positions, origin=origin, direction=frame.direction,
+                   metadata=_metadata(info, path, refs, iop, ordered_by, frame), slice_refs=refs,
                    headers=[info.headers[f] for f in info.files])
     _warn_gaps(vol, path)
     return vol

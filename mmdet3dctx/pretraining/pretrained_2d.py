@@ -5,7 +5,8 @@ from typing import Dict, List, Optional
 
 import torch.nn as nn
 from mmengine.logging import MMLogger, print_log
-from mmengine.model.weight_init import update_init_info
+from mmengine.model import is_model_wrapper
+from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
 from mmdet3dctx.ops import inflate_state_dict
@@ -37,22 +38,43 @@ def summarise_skipped(skipped: Dict[str, str], limit: int = 40) -> str:
     return '; '.join(parts) if parts else '-'
 
 
-@WEIGHT_INITIALIZERS.register_module(name='Pretrained2D')
-class Pretrained2DInit:
-    """Initialise a 3D-context backbone from a 2D (RGB) ImageNet checkpoint: the one way to load 2D weights.
+def _init_children(module: nn.Module) -> None:
+    """Initialise ``module``'s children that are not yet initialised, as ``BaseModule.init_weights`` does before
+    a ``Pretrained`` initializer (their own ``init_weights``, recorded in MMEngine's initialisation info).
 
+    MMEngine defers only ``type='Pretrained'`` (``PretrainedInit`` itself) until after the children, so that the
+    checkpoint has the final word; ``Pretrained2D`` runs among the other initializers and does the same here.
+    """
+    for child in module.children():
+        if is_model_wrapper(child) and not hasattr(child, 'init_weights'):
+            child = child.module
+        if hasattr(child, 'init_weights') and not getattr(child, 'is_init', False):
+            child.init_weights()
+            if hasattr(child, '_params_init_info'):
+                update_init_info(child, init_info=f'Initialized by user-defined `init_weights` in '
+                                 f'{child.__class__.__name__} ')
+
+
+@WEIGHT_INITIALIZERS.register_module(name='Pretrained2D')
+class Pretrained2DInit(PretrainedInit):
+    """Initialise a 3D-context backbone from a 2D (RGB) ImageNet checkpoint.
+
+    MMEngine's ``PretrainedInit`` for checkpoints of the 2D network a 3D backbone is made from:
     ``init_cfg=dict(type='Pretrained2D', checkpoint=SOURCE, rgb_to_grey='sum')`` on
     :class:`~mmdet3dctx.models.DenseNet3D`, :class:`~mmdet3dctx.models.ResNet3D`,
     :class:`~mmdet3dctx.models.MP3DResNet`, :class:`~mmdet3dctx.models.ThickenedResNet` or
     :class:`~mmdet3dctx.models.InflatedSwinTransformer`. SOURCE is a local file or the URL of the published
     weights, downloaded once into torch.hub's cache (:func:`mmdet3dctx.utils.read_state_dict`; offline, the
-    error names the URL and ``--cfg-options model.backbone.init_cfg.checkpoint=/path/to/file.pth``).
+    error names the URL and ``--cfg-options model.backbone.init_cfg.checkpoint=/path/to/file.pth``). As in
+    ``PretrainedInit``, ``prefix`` selects the keys of a sub-module (``'backbone.'`` of a detector checkpoint).
 
     1. keys are renamed by the backbone's own ``convert_2d_state_dict(state_dict, rgb_to_grey)`` (kept beside
-       each model, as timm's ``checkpoint_filter_fn``): torchvision's DenseNet-121 layout (``features.``, the
-       old ``norm.1`` names of its published file and the current ``norm1``), torchvision / MMDetection ResNet
-       layouts (``backbone.``), the Swin authors' layout (MMDetection's ``swin_converter``); classifiers and
-       layers the backbone does not have are skipped;
+       each model, as timm's ``checkpoint_filter_fn``), the only selector of the key layout: torchvision's
+       DenseNet-121 layout (``features.``, the old ``norm.1`` names of its published file and the current
+       ``norm1``), torchvision / MMDetection ResNet layouts (``backbone.``), the Swin authors' layout
+       (MMDetection's ``swin_converter``); classifiers and layers the backbone does not have are skipped. A
+       module without ``convert_2d_state_dict`` gets the checkpoint's names as they are, ``module.`` and
+       ``backbone.`` prefixes removed;
     2. the RGB stem kernel becomes one grey channel (``rgb_to_grey``; ``sum`` is exact for a grey image fed
        as RGB, ``green`` keeps the green kernel as the reference A3D/AlignShift code did);
     3. 2D kernels go into the context operators: they already hold a 2D ``weight`` (NoFusion, A3D, ACS, TSM,
@@ -67,10 +89,11 @@ class Pretrained2DInit:
 
     The loaded, skipped (in the checkpoint, not used, with the reason) and missing (in the model, not loaded)
     keys are logged with the MMEngine logger, grouped by pattern; a checkpoint of which nothing loads raises a
-    ``RuntimeError``. As MMEngine's ``Pretrained``, the loaded weights have the final word: the module's children
-    are initialised (their own ``init_weights``) before loading and marked initialised after it. Put it last in
-    an init_cfg list, e.g. ``[dict(type='Kaiming', layer='Conv3d'), dict(type='Pretrained2D', checkpoint=...)]``.
-    (MMEngine's own ``type='Pretrained'`` loads a checkpoint of the same 3D architecture as it is.)
+    ``RuntimeError``. As with MMEngine's ``Pretrained``, the loaded weights have the final word: the module's
+    children are initialised (their own ``init_weights``) before loading and marked initialised after it. Put it
+    last in an init_cfg list, e.g. ``[dict(type='Kaiming', layer='Conv3d'), dict(type='Pretrained2D',
+    checkpoint=...)]``. (MMEngine's own ``type='Pretrained'`` loads a checkpoint of the same 3D architecture as
+    it is.)
 
     Args:
         checkpoint (str): Local path, ``https://`` URL or ``torchvision://NAME`` of the 2D checkpoint
@@ -82,9 +105,8 @@ class Pretrained2DInit:
             kernels. Default: None (each operator's own ``inflate`` setting, e.g. ``I3DConv(inflate='center')``;
             'average' for layers without one).
         prefix (str, optional): Only keys under this prefix (removed) are used, e.g. ``'backbone.'`` of a
-            detector checkpoint. Default: None (``module.``/``backbone.`` are stripped anyway).
-        arch (str, optional): Key layout: ``'densenet'``, ``'resnet'``, ``'mp3d'`` or ``'plain'`` (names as
-            they are). Default: None (the backbone's ``convert_2d_state_dict``; plain without one).
+            detector checkpoint; a missing trailing ``'.'`` is added. Default: None (``module.``/``backbone.``
+            are stripped anyway).
         depth_init (str, optional): ``'identity'`` or None, for MP3D's depth convs (see above).
             Default: 'identity'.
 
@@ -105,41 +127,36 @@ class Pretrained2DInit:
                  rgb_to_grey: Optional[str] = 'sum',
                  inflate: Optional[str] = None,
                  prefix: Optional[str] = None,
-                 arch: Optional[str] = None,
                  depth_init: Optional[str] = 'identity') -> None:
         if rgb_to_grey is not None and rgb_to_grey not in RGB_TO_GREY_MODES:
             raise ValueError(f'Pretrained2D: rgb_to_grey must be one of {RGB_TO_GREY_MODES} or None, '
                              f'got {rgb_to_grey!r}')
         if inflate is not None and inflate not in INFLATE_MODES:
             raise ValueError(f'Pretrained2D: inflate must be one of {INFLATE_MODES}, got {inflate!r}')
-        if arch not in (None, 'densenet', 'resnet', 'mp3d', 'plain'):
-            raise ValueError(f"Pretrained2D: arch must be 'densenet', 'resnet', 'mp3d', 'plain' or None, "
-                             f'got {arch!r}')
         if depth_init not in (None, 'identity'):
             raise ValueError(f"Pretrained2D: depth_init must be 'identity' or None, got {depth_init!r}")
-        self.checkpoint = checkpoint
+        super().__init__(checkpoint, prefix=prefix, map_location='cpu')  # read_state_dict loads onto the CPU
         self.rgb_to_grey = rgb_to_grey
         self.inflate = inflate
-        self.prefix = prefix
-        self.arch = arch
         self.depth_init = depth_init
 
+    def _under_prefix(self, state: dict) -> 'OrderedDict':
+        """The keys under ``prefix``, without it, selected as ``PretrainedInit`` selects them (a trailing ``'.'``
+        added to the prefix); an error naming the checkpoint where no key is under it."""
+        prefix = self.prefix if self.prefix.endswith('.') else self.prefix + '.'
+        state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
+        if not state:
+            raise RuntimeError(f'Pretrained2D: prefix={self.prefix!r} matches no key of {self.checkpoint}')
+        return state
+
     def _rename(self, module: nn.Module, state: dict):
-        """``(state dict in the module's names, {dropped key: reason})`` and the layout used."""
-        from mmdet3dctx.models.backbones.densenet3d import densenet_2d_keys
-        from mmdet3dctx.models.backbones.mp3d_resnet import resnet_2d_to_mp3d_keys
-        from mmdet3dctx.models.backbones.resnet3d import resnet_2d_keys
-        from mmdet3dctx.models.backbones._utils import strip_prefixes
-        if self.arch == 'densenet':
-            return densenet_2d_keys(state) + ('densenet', )
-        if self.arch == 'resnet':
-            return resnet_2d_keys(state) + ('resnet', )
-        if self.arch == 'mp3d':
-            return resnet_2d_to_mp3d_keys(state, module) + ('mp3d', )
+        """``(state dict in the module's names, {dropped key: reason}, what renamed them)``: the module's
+        ``convert_2d_state_dict``, or the names with the common prefixes stripped where it has none."""
         convert = getattr(module, 'convert_2d_state_dict', None)
-        if self.arch == 'plain' or convert is None:
-            return strip_prefixes(state), {}, 'plain'
-        return convert(state, rgb_to_grey=self.rgb_to_grey) + (f'{type(module).__name__}.convert_2d_state_dict', )
+        if convert is None:
+            from mmdet3dctx.models.backbones._utils import strip_prefixes
+            return strip_prefixes(state), {}, 'prefix stripping (no convert_2d_state_dict)'
+        return (*convert(state, rgb_to_grey=self.rgb_to_grey), f'{type(module).__name__}.convert_2d_state_dict')
 
     def _inflate_by_operator(self, module: nn.Module, state: dict, target: dict) -> List[str]:
         """With ``inflate=None``, inflate the 2D kernels of operators that have an ``inflate`` setting (I3D)
@@ -168,11 +185,8 @@ class Pretrained2DInit:
         ``rgb_reduced``, ``skipped`` (``key: reason``), ``missing``, ``depth_init``)."""
         state = read_state_dict(self.checkpoint)
         if self.prefix:
-            prefix = self.prefix if self.prefix.endswith('.') else self.prefix + '.'
-            state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
-            if not state:
-                raise RuntimeError(f'Pretrained2D: prefix={self.prefix!r} matches no key of {self.checkpoint}')
-        state, dropped, arch = self._rename(module, state)
+            state = self._under_prefix(state)
+        state, dropped, renamed_by = self._rename(module, state)
         dropped = dict(dropped)
         target = module.state_dict()
         if self.rgb_to_grey is None:
@@ -196,7 +210,7 @@ class Pretrained2DInit:
             src = ', '.join(list(state)[:5]) or '-'
             dst = ', '.join(list(target)[:5])
             raise RuntimeError(f'Pretrained2D: no key of {self.checkpoint} matches {type(module).__name__} '
-                               f'(keys renamed by {arch}); checkpoint keys after renaming: {src}, ...; '
+                               f'(keys renamed by {renamed_by}); checkpoint keys after renaming: {src}, ...; '
                                f'model keys: {dst}, ...')
         incompatible = module.load_state_dict(converted, strict=False)
         if incompatible.unexpected_keys:  # cannot happen: every converted key is a model key
@@ -208,10 +222,7 @@ class Pretrained2DInit:
         return report
 
     def __call__(self, module: nn.Module) -> None:
-        # children first (what BaseModule.init_weights would do after this initializer), then the checkpoint
-        for child in module.children():
-            if hasattr(child, 'init_weights') and not getattr(child, 'is_init', False):
-                child.init_weights()
+        _init_children(module)
         report = self.convert(module)
         for child in module.children():
             if hasattr(child, 'init_weights'):
@@ -234,4 +245,4 @@ class Pretrained2DInit:
             lines.append(f'  depth convs set to start as their spatial conv: {summarise_keys(report["depth_init"])}')
         print_log('\n'.join(lines), logger=logger)
         if hasattr(module, '_params_init_info'):
-            update_init_info(module, init_info=f'Pretrained2D: load from {self.checkpoint}')
+            update_init_info(module, init_info=self._get_init_info())

@@ -399,6 +399,61 @@ def synthesize_patient(patient: int, seed: int, split: int, image_size: int = 51
     return out
 
 
+def _demographics(seed: int, patient: int) -> Tuple[str, str]:
+    """``(sex, age)`` of a patient as ``DL_info.csv`` writes them: 'M'/'F' and 20-85 years, 5 % of ages blank."""
+    age = '' if np.random.default_rng([seed, patient, 1]).random() < 0.05 else str(
+        int(np.random.default_rng([seed, patient, 2]).integers(20, 86)))
+    sex = 'MF'[int(np.random.default_rng([seed, patient, 3]).integers(0, 2))]
+    return sex, age
+
+
+def _write_slices(series: SyntheticSeries, folder: str) -> None:
+    """The series' slices as ``<folder>/<index:03d>.png``, 16-bit with HU + 32768."""
+    os.makedirs(folder, exist_ok=True)
+    for index in range(series.first, series.last + 1):
+        png = (series.render(index).astype(np.int32) + 32768).astype(np.uint16)
+        if not cv2.imwrite(osp.join(folder, f'{index:03d}.png'), png):
+            raise OSError(f'cannot write {osp.join(folder, f"{index:03d}.png")}')
+
+
+def _lesion_row(les: Lesion, series: SyntheticSeries, name: str, image_size: int, window: Tuple[int, int],
+                sex: str, age: str, split: int) -> list:
+    """The ``DL_info.csv`` row of one lesion (1-based coordinates, the RECIST extent padded by ``BOX_PADDING``
+    and clipped to the image)."""
+    recist = les.recist()
+    xs, ys = recist[0::2], recist[1::2]
+    box = [
+        max(min(xs) - BOX_PADDING, 0.0),
+        max(min(ys) - BOX_PADDING, 0.0),
+        min(max(xs) + BOX_PADDING, image_size - 1.0),
+        min(max(ys) + BOX_PADDING, image_size - 1.0)
+    ]
+    span = max(series.last - series.first, 1)
+    return [
+        f'{name}_{les.key_slice:03d}.png', series.patient, series.study, series.series, les.key_slice,
+        _fmt([v + 1 for v in recist]),
+        _fmt([v + 1 for v in box]),
+        _fmt([2 * les.a, 2 * les.b]),
+        _fmt([les.cx / image_size, les.cy / image_size, (les.key_slice - series.first) / span]),
+        les.lesion_type,
+        int(les.noisy),
+        _fmt([series.first, series.last]),
+        _fmt([series.spacing, series.spacing, series.interval]),
+        _fmt([image_size, image_size]),
+        _fmt(window), sex, age, split
+    ]
+
+
+def _write_csv(csv_path: str, rows: List[list]) -> None:
+    """``DL_info.csv`` with its header, written to a temporary name and renamed (whole or not at all)."""
+    tmp = csv_path + '.tmp'
+    with open(tmp, 'w', newline='') as f:
+        writer = csv.writer(f, lineterminator='\n')
+        writer.writerow(DL_INFO_COLUMNS)
+        writer.writerows(rows)
+    os.replace(tmp, csv_path)
+
+
 def make_synthetic_deeplesion(out_dir: str,
                               num_patients: int = 20,
                               seed: int = 0,
@@ -461,48 +516,14 @@ def make_synthetic_deeplesion(out_dir: str,
     rows = []
     for patient in range(1, num_patients + 1):
         split = splits[patient - 1]
-        age = '' if np.random.default_rng([seed, patient, 1]).random() < 0.05 else str(
-            int(np.random.default_rng([seed, patient, 2]).integers(20, 86)))
-        sex = 'MF'[int(np.random.default_rng([seed, patient, 3]).integers(0, 2))]
+        sex, age = _demographics(seed, patient)
         for series in synthesize_patient(patient, seed, split, image_size, lesion_radius_mm, noisy_prob, noise_hu,
                                          noise_ref_mm, noise_blur_px, contrast_scale):
             name = f'{patient:06d}_{series.study:02d}_{series.series:02d}'
-            folder = osp.join(out_dir, 'Images_png', name)
-            os.makedirs(folder, exist_ok=True)
-            for index in range(series.first, series.last + 1):
-                png = (series.render(index).astype(np.int32) + 32768).astype(np.uint16)
-                if not cv2.imwrite(osp.join(folder, f'{index:03d}.png'), png):
-                    raise OSError(f'cannot write {osp.join(folder, f"{index:03d}.png")}')
+            _write_slices(series, osp.join(out_dir, 'Images_png', name))
             window = DICOM_WINDOWS[(patient + series.study) % len(DICOM_WINDOWS)]
-            span = max(series.last - series.first, 1)
-            for les in series.lesions:
-                recist = les.recist()
-                xs, ys = recist[0::2], recist[1::2]
-                box = [
-                    max(min(xs) - BOX_PADDING, 0.0),
-                    max(min(ys) - BOX_PADDING, 0.0),
-                    min(max(xs) + BOX_PADDING, image_size - 1.0),
-                    min(max(ys) + BOX_PADDING, image_size - 1.0)
-                ]
-                rows.append([
-                    f'{name}_{les.key_slice:03d}.png', patient, series.study, series.series, les.key_slice,
-                    _fmt([v + 1 for v in recist]),
-                    _fmt([v + 1 for v in box]),
-                    _fmt([2 * les.a, 2 * les.b]),
-                    _fmt([les.cx / image_size, les.cy / image_size, (les.key_slice - series.first) / span]),
-                    les.lesion_type,
-                    int(les.noisy),
-                    _fmt([series.first, series.last]),
-                    _fmt([series.spacing, series.spacing, series.interval]),
-                    _fmt([image_size, image_size]),
-                    _fmt(window), sex, age, split
-                ])
-    tmp = csv_path + '.tmp'
-    with open(tmp, 'w', newline='') as f:
-        writer = csv.writer(f, lineterminator='\n')
-        writer.writerow(DL_INFO_COLUMNS)
-        writer.writerows(rows)
-    os.replace(tmp, csv_path)
+            rows += [_lesion_row(les, series, name, image_size, window, sex, age, split) for les in series.lesions]
+    _write_csv(csv_path, rows)
     return out_dir
 
 

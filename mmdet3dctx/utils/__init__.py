@@ -1,7 +1,8 @@
 """Small utilities shared by the package and the tools."""
-from .checkpoint import BACKBONE_CHECKPOINT_OPTION, allow_mmengine_checkpoints, read_state_dict
+from .checkpoint import BACKBONE_CHECKPOINT_OPTION, allow_mmengine_checkpoints, read_checkpoint, read_state_dict
 from .config_path import get_config_path, get_tool_path
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'read_state_dict', 'BACKBONE_CHECKPOINT_OPTION', 'get_config_path', 'get_tool_path'
+    'allow_mmengine_checkpoints', 'read_checkpoint', 'read_state_dict', 'BACKBONE_CHECKPOINT_OPTION', 'get_config_path',
+    'get_tool_path'
 ]

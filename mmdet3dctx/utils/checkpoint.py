@@ -1,10 +1,13 @@
-"""Reading checkpoints: the one reader of weights files (:func:`read_state_dict`: local file, URL downloaded
-once into torch.hub's cache) and MMEngine checkpoints under PyTorch's ``weights_only`` default (torch >= 2.6)."""
+"""Reading checkpoints: local files, URLs downloaded once into torch.hub's cache (:func:`read_checkpoint`, and
+:func:`read_state_dict` for the tensors), and MMEngine checkpoints under PyTorch's ``weights_only`` default
+(torch >= 2.6, :func:`allow_mmengine_checkpoints`, called by every reader: these functions and
+:class:`~mmdet3dctx.engine.SafeRunner`'s loading)."""
 import os
 import os.path as osp
 import re
 import sys
 from collections import OrderedDict
+from typing import Optional
 from urllib.parse import urlparse
 
 import torch
@@ -31,7 +34,8 @@ def allow_mmengine_checkpoints() -> None:
     instead of turning the check off: the message hub's ``HistoryBuffer`` (its pickled statistics methods are
     fetched through ``getattr``, which is replaced by a version restricted to those methods), numpy arrays,
     dtypes and scalars, ``collections.Counter``/``OrderedDict`` of the schedulers, ``_codecs.encode`` of
-    pickled bytes. Idempotent; a no-op on PyTorch without ``add_safe_globals``."""
+    pickled bytes. Called by the readers before they load (idempotent and cheap: the list is added once per
+    process); a no-op on PyTorch without ``add_safe_globals``."""
     global _DONE
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if _DONE or add is None:
@@ -92,32 +96,27 @@ def _download(url: str, option: str) -> str:
     return cached
 
 
-def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
-                    logger: str = 'silent') -> 'OrderedDict[str, torch.Tensor]':
-    """Read the state dict of a checkpoint: the one reader of weights files in mmdet3dctx.
+def read_checkpoint(source: str, option: str = BACKBONE_CHECKPOINT_OPTION, logger: Optional[str] = 'silent'):
+    """Read a whole checkpoint: what ``torch.load`` gives for the file (an MMEngine checkpoint's ``state_dict``,
+    ``meta``, ``message_hub``, ``optimizer``...; a torchvision file's state dict).
 
     ``source`` is a local file, an ``https://`` URL (downloaded once into torch.hub's cache, then read from
     there) or ``torchvision://NAME`` (the URL of torchvision's file, as in MMDetection configs). Files load
     through MMEngine's ``CheckpointLoader`` under PyTorch's ``weights_only`` check, with MMEngine's own types
-    allow-listed (:func:`allow_mmengine_checkpoints`). The tensors are taken from the ``state_dict`` entry
-    (MMEngine / MMDetection), the ``model`` entry (the Swin authors' files) or the dict itself (torchvision);
-    a DataParallel ``module.`` prefix is removed.
+    allow-listed (:func:`allow_mmengine_checkpoints`), onto the CPU.
 
     Args:
         source (str): Path, URL or ``torchvision://`` name.
         option (str): The config option that sets ``source``, named in the error when a download fails.
             Default: ``'model.backbone.init_cfg.checkpoint'``.
-        logger (str): MMEngine logger of MMEngine's loading message; the callers log what they loaded.
-            Default: 'silent'.
-
-    Returns:
-        OrderedDict[str, Tensor]: the tensors of the checkpoint.
+        logger (str, optional): MMEngine logger of MMEngine's loading message (None: printed); the callers log
+            what they loaded. Default: 'silent'.
 
     Raises:
         FileNotFoundError: a local ``source`` that does not exist.
         RuntimeError: a URL that cannot be downloaded; the message names the URL and ``--cfg-options
             <option>=/path/to/<file>``, the way to use a local copy.
-        ValueError: the file holds no tensors.
+        ValueError: an unsupported URL scheme.
     """
     from mmengine.runner.checkpoint import CheckpointLoader
     source = str(source)
@@ -132,7 +131,32 @@ def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
         if not osp.isfile(path):
             raise FileNotFoundError(f'checkpoint file not found: {source}')
     allow_mmengine_checkpoints()
-    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu', logger=logger)
+    return CheckpointLoader.load_checkpoint(path, map_location='cpu', logger=logger)
+
+
+def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
+                    logger: Optional[str] = 'silent') -> 'OrderedDict[str, torch.Tensor]':
+    """Read the state dict of a checkpoint (:func:`read_checkpoint`): the weights of every loader in mmdet3dctx.
+
+    The tensors are taken from the ``state_dict`` entry (MMEngine / MMDetection), the ``model`` entry (the Swin
+    authors' files) or the dict itself (torchvision); a DataParallel ``module.`` prefix is removed. The entry's
+    ``_metadata`` (the modules' state-dict versions, which ``load_state_dict`` reads) is kept.
+
+    Args:
+        source (str): Path, URL or ``torchvision://`` name.
+        option (str): The config option that sets ``source``, named in the error when a download fails.
+            Default: ``'model.backbone.init_cfg.checkpoint'``.
+        logger (str, optional): MMEngine logger of MMEngine's loading message (None: printed); the callers log
+            what they loaded. Default: 'silent'.
+
+    Returns:
+        OrderedDict[str, Tensor]: the tensors of the checkpoint.
+
+    Raises:
+        FileNotFoundError, RuntimeError: as :func:`read_checkpoint`.
+        ValueError: an unsupported URL scheme, or a file that holds no tensors.
+    """
+    ckpt = read_checkpoint(source, option, logger)
     if isinstance(ckpt, dict):
         for key in ('state_dict', 'model'):
             if isinstance(ckpt.get(key), dict):
@@ -142,4 +166,7 @@ def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
                         if isinstance(v, torch.Tensor)) if isinstance(ckpt, dict) else OrderedDict()
     if not state:
         raise ValueError(f'{source}: no state dict of tensors in the checkpoint')
+    metadata = getattr(ckpt, '_metadata', None)
+    if metadata is not None:
+        state._metadata = metadata
     return state

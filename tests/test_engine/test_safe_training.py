@@ -14,7 +14,7 @@ from mmdet.registry import RUNNERS  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmdet3dctx.engine import CheckpointError, NonFiniteLossError  # noqa: E402
-from mmdet3dctx.utils import allow_mmengine_checkpoints  # noqa: E402
+from mmdet3dctx.utils import read_state_dict  # noqa: E402
 from .toy import Killed, toy_cfg  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -25,8 +25,7 @@ def build(cfg):
 
 
 def weights(path):
-    allow_mmengine_checkpoints()  # as SafeRunner does (the slow test's runners ran in other processes)
-    return torch.load(path, map_location='cpu')['state_dict']  # weights_only default: must load
+    return read_state_dict(str(path))  # under torch.load's weights_only default: must load
 
 
 def test_checkpoints_written_whole_and_loadable_with_weights_only(tmp_path):

@@ -1,7 +1,11 @@
 """Pretrained2D: 2D (RGB) checkpoints into DenseNet3D / ResNet3D / MP3DResNet, checked slice by slice."""
 
+import logging
+
 import pytest
 import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
 from mmengine.registry import WEIGHT_INITIALIZERS
 
 from mmdet.models.backbones import ResNet
@@ -178,6 +182,53 @@ def test_init_cfg_list_pretrained_last_wins(resnet18_ckpt):
                        dict(type='Pretrained2D', checkpoint=str(path))]))
     model.init_weights()
     torch.testing.assert_close(model.layer3[1].conv2.weight, net.layer3[1].conv2.weight, rtol=0, atol=0)
+
+
+class _NoConverter(BaseModule):
+    """A module without ``convert_2d_state_dict``: a grey stem conv and a norm."""
+
+    def __init__(self, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.conv1 = nn.Conv2d(1, 4, 3)
+        self.bn1 = nn.BatchNorm2d(4)
+
+
+def test_module_without_converter_gets_the_names_with_prefixes_stripped(tmp_path):
+    torch.manual_seed(3)
+    src = {'module.conv1.weight': torch.randn(4, 3, 3, 3), 'backbone.bn1.weight': torch.rand(4),
+           'bn1.bias': torch.randn(4), 'fc.weight': torch.randn(2, 4)}
+    path = tmp_path / 'plain.pth'
+    torch.save(src, path)
+    model = _NoConverter(init_cfg=dict(type='Pretrained2D', checkpoint=str(path)))
+    model.init_weights()
+    report = model.pretrained_2d_report
+    torch.testing.assert_close(model.conv1.weight, src['module.conv1.weight'].sum(1, keepdim=True))
+    torch.testing.assert_close(model.bn1.weight, src['backbone.bn1.weight'], rtol=0, atol=0)
+    torch.testing.assert_close(model.bn1.bias, src['bn1.bias'], rtol=0, atol=0)
+    assert report['rgb_reduced'] == ['conv1.weight'] and report['skipped'] == {'fc.weight': 'not in the model'}
+    torch.save({'head.weight': torch.zeros(2)}, tmp_path / 'unrelated.pth')
+    with pytest.raises(RuntimeError, match=r'keys renamed by prefix stripping \(no convert_2d_state_dict\)'):
+        Pretrained2DInit(checkpoint=str(tmp_path / 'unrelated.pth'))(_NoConverter())
+
+
+def test_initialisation_info_names_the_checkpoint(resnet18_ckpt):
+    """MMEngine's record of how each parameter was initialised (dumped by the top-level ``init_weights``):
+    the loaded tensors come from the checkpoint."""
+    from mmengine.logging import MMLogger
+    net, path = resnet18_ckpt
+    logger = MMLogger.get_instance(f'init_info_{id(path)}')  # the current logger, without a log file
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        _build(dict(type='ResNet3D', depth=18, num_slices=3, context_conv=dict(type='NoFusionConv')), path,
+               prefix='backbone')
+    finally:
+        logger.removeHandler(handler)
+    text = '\n'.join(messages)
+    assert f'layer1.0.conv1.weight - torch.Size([64, 64, 3, 3]): \nPretrained2DInit: load from {path}' in text
+    assert f'bn1.weight - torch.Size([64]): \nPretrained2DInit: load from {path}' in text
 
 
 def test_errors(tmp_path):

@@ -50,10 +50,9 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     assert not osp.isfile(osp.join(killed, 'epoch_2.pth'))
     subprocess.run(train_cmd(killed, root, '--resume'), cwd=ROOT, env=env, check=True, capture_output=True,
                    timeout=900)
-    from mmdet3dctx.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
-    a = torch.load(osp.join(straight, 'epoch_3.pth'), map_location='cpu')
-    b = torch.load(osp.join(killed, 'epoch_3.pth'), map_location='cpu')
+    from mmdet3dctx.utils import read_checkpoint
+    a = read_checkpoint(osp.join(straight, 'epoch_3.pth'))
+    b = read_checkpoint(osp.join(killed, 'epoch_3.pth'))
     assert a['meta']['iter'] == b['meta']['iter']
     for k, v in a['state_dict'].items():
         assert torch.equal(v, b['state_dict'][k]), k

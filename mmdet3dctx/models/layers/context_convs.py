@@ -1,11 +1,12 @@
-"""Registers every 3D-context operator of :mod:`mmdet3dctx.ops` in MMDetection's ``MODELS``.
+"""Registers every 3D-context operator of :mod:`mmdet3dctx.ops` in MMEngine's root ``MODELS``.
 
 Configs can then say ``dict(type='A3DConv', num_slices=7)``, and MMCV's ``build_conv_layer`` /
-``ConvModule(conv_cfg=dict(type='ACSConv'))`` build them like any convolution. They are also registered in
-MMEngine's root ``MODELS`` so that MMCV's builders find them whatever the default scope.
+``ConvModule(conv_cfg=dict(type='ACSConv'))`` build them like any convolution. The root registry is the one that
+serves every builder: MMCV's ``build_conv_layer`` looks in the root ``MODELS`` where no default scope is set, and
+in the default scope's registry otherwise (MMDetection's ``MODELS`` under ``default_scope='mmdet'``), which finds
+what it lacks in its parent, the root.
 """
-from mmdet.registry import MODELS
-from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import MODELS
 
 from mmdet3dctx.ops import CONTEXT_CONVS
 
@@ -13,5 +14,3 @@ __all__ = []  # the classes live in mmdet3dctx.ops; this module only registers t
 
 for _cls in CONTEXT_CONVS.values():
     MODELS.register_module(module=_cls)
-    if _cls.__name__ not in MMENGINE_MODELS.module_dict:
-        MMENGINE_MODELS.register_module(module=_cls)
