@@ -2,11 +2,12 @@
 import os
 import os.path as osp
 
+from mmengine.config import Config
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.runner import Runner
 from mmdet.registry import RUNNERS
 
-from mmdet3dctx.utils import allow_mmengine_checkpoints
+from mmdet3dctx.utils import allow_mmengine_checkpoints, resolve_config_refs
 
 
 class CheckpointError(RuntimeError):
@@ -21,7 +22,16 @@ class SafeRunner(Runner):
     * Loading or resuming from a truncated or corrupt file raises :class:`CheckpointError` naming the file,
       instead of an unpickling error from deep inside PyTorch. Checkpoints load under PyTorch's
       ``weights_only`` default (the types MMEngine stores are allow-listed, the check stays on).
+
+    :meth:`from_cfg` resolves the config references (``'${num_slices}'``,
+    :func:`~mmdet3dctx.utils.resolve_config_refs`), so a shipped config also runs when MMEngine or MMDetection's
+    own ``tools/train.py`` reads it and builds the runner.
     """
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'SafeRunner':
+        """The runner of ``cfg`` (a ``Config`` or a dict), its config references resolved first."""
+        return super().from_cfg(resolve_config_refs(cfg if isinstance(cfg, Config) else Config(cfg)))
 
     def __init__(self, *args, **kwargs):
         allow_mmengine_checkpoints()
