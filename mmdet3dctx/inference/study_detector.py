@@ -31,12 +31,12 @@ class CTStudyDetector:
                  batch_size: int = 8, link_iou: float = 0.3) -> None:
         import mmdet3dctx  # noqa: F401  (registers the plugins)
         from mmdet.apis import init_detector
-        from mmengine.config import Config
         from mmengine.dataset import Compose
 
         from mmdet3dctx.utils import allow_mmengine_checkpoints
         allow_mmengine_checkpoints()
-        cfg = Config.fromfile(config) if isinstance(config, str) else config
+        from mmdet3dctx.apis import read_config
+        cfg = read_config(config)  # a path or a Config, its references resolved
         pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
         self.pipeline_cfg = inference_pipeline(pipeline)
         self.model = init_detector(cfg, checkpoint or None, device=device)
