@@ -127,9 +127,9 @@ def test_installed_package_finds_its_shipped_configs(wheel, tmp_path):
     config's ``_base_`` chain resolves there."""
     site = tmp_path / 'site'
     zipfile.ZipFile(wheel).extractall(site)
-    code = ('import mmdet3dctx, sys; from mmengine.config import Config; '
+    code = ('import mmdet3dctx, sys; from mmdet3dctx.apis import read_config; '
             "p = mmdet3dctx.get_config_path('demo/a3d_7slice_synthetic.py'); print(p); "
-            'print(Config.fromfile(p).num_slices); '
+            'print(read_config(p).num_slices); '
             "print(mmdet3dctx.get_tool_path('train.py'))")
     env = dict(os.environ, PYTHONPATH=str(site))
     out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True)

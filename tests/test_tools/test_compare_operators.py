@@ -73,12 +73,13 @@ def test_plan_deeplesion_configs_and_demo_options(tmp_path):
 def test_demo_options_make_a_consistent_config():
     import argparse
 
-    from mmengine.config import Config, DictAction
+    from mmengine.config import DictAction
+
+    from mmdet3dctx.apis import read_config
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)  # as tools/train.py reads them
     for op, n in (('alignshift', 3), ('p3d', 7)):
-        cfg = Config.fromfile(DEMO, import_custom_modules=False)
-        cfg.merge_from_dict(parser.parse_args(['--cfg-options'] + demo_options(op, n)).cfg_options)
+        cfg = read_config(DEMO, parser.parse_args(['--cfg-options'] + demo_options(op, n)).cfg_options)
         assert cfg.model.backbone.context_conv == dict(type=f'{"AlignShift" if op == "alignshift" else "P3D"}Conv')
         assert cfg.model.backbone.num_slices == cfg.model.neck.reduction.num_slices == n
         for loader in (cfg.train_dataloader, cfg.test_dataloader):
