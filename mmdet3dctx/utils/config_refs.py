@@ -15,9 +15,10 @@ every dataset. MMEngine leaves ``${...}`` alone (its own substitutions are ``{{.
 """
 import copy
 import re
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
 
-from mmengine.config import Config
+if TYPE_CHECKING:  # MMEngine is imported where configs are used: `import mmdet3dctx` works without it
+    from mmengine.config import Config
 
 __all__ = ['ConfigReferenceError', 'resolve_config_refs', 'find_config_refs', 'check_config_resolved']
 
@@ -84,7 +85,7 @@ class _Resolver:
         return value
 
 
-def resolve_config_refs(cfg: Config) -> Config:
+def resolve_config_refs(cfg: 'Config') -> 'Config':
     """A copy of ``cfg`` with every ``${name}`` reference replaced by the top-level variable ``name``.
 
     Pure (``cfg`` is left as it is) and idempotent (a resolved config has no references left). Applied by
@@ -126,17 +127,20 @@ def resolve_config_refs(cfg: Config) -> Config:
 def find_config_refs(value: Any, path: str = '') -> Iterator[Tuple[str, str]]:
     """The ``(key path, reference)`` pairs of the ``${name}`` references left in ``value`` (a config, a dict, a
     list or tuple, or a string)."""
-    if isinstance(value, Config):
-        value = value._cfg_dict
+    from mmengine.config import Config
+    yield from _find_refs(value._cfg_dict if isinstance(value, Config) else value, path)
+
+
+def _find_refs(value: Any, path: str) -> Iterator[Tuple[str, str]]:
     if isinstance(value, str):
         for match in REFERENCE.finditer(value):
             yield path, match.group(0)
     elif isinstance(value, dict):
         for key, item in dict.items(value):
-            yield from find_config_refs(item, _join(path, key))
+            yield from _find_refs(item, _join(path, key))
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            yield from find_config_refs(item, _join(path, i))
+            yield from _find_refs(item, _join(path, i))
 
 
 def check_config_resolved(value: Any, owner: str) -> None:
