@@ -191,7 +191,9 @@ def _pretrained_inits(model):
     for name, module in model.named_modules():
         inits = getattr(module, 'init_cfg', None)
         for init in inits if isinstance(inits, list) else [inits]:
-            if isinstance(init, dict) and (init.get('checkpoint') or init.get('type') in ('Pretrained', 'Pretrained2D')):
+            loads = isinstance(init, dict) and (init.get('checkpoint') or init.get('type') in ('Pretrained',
+                                                                                                 'Pretrained2D'))
+            if loads:
                 out.append((name, init))
     return out
 

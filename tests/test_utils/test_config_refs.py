@@ -4,7 +4,7 @@ import doctest
 import pytest
 from mmengine.config import Config
 
-from mmdet3dctx.utils import (ConfigReferenceError, check_config_resolved, find_config_refs, resolve_config_refs)
+from mmdet3dctx.utils import ConfigReferenceError, check_config_resolved, find_config_refs, resolve_config_refs
 from mmdet3dctx.utils import config_refs
 
 
