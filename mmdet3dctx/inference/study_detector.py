@@ -33,9 +33,9 @@ class CTStudyDetector:
         from mmdet.apis import init_detector
         from mmengine.dataset import Compose
 
+        from mmdet3dctx.apis import read_config
         from mmdet3dctx.utils import allow_mmengine_checkpoints
         allow_mmengine_checkpoints()
-        from mmdet3dctx.apis import read_config
         cfg = read_config(config)  # a path or a Config, its references resolved
         pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
         self.pipeline_cfg = inference_pipeline(pipeline)

@@ -14,10 +14,7 @@ train_dataloader = dict(
     dataset=dict(filter_cfg=dict(filter_empty_gt=True, min_size=4)))
 test_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)
 test_evaluator = dict(metric=['bbox'])
-# no validation during the demo: it trains, then tests once
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
+val_dataloader = val_evaluator = val_cfg = None  # no validation: the demo trains, then tests once
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs + 1)
 param_scheduler = [
