@@ -45,8 +45,8 @@ def row_slices(name: str, depth: int) -> int:
     """Slices a row reads for ``--shape D H W``: D, except thickened ResNets at their configs' count when D is not a
     multiple of 3 (they take groups of 3 slices)."""
     if name in BACKBONES_2D and name.startswith('Thickened') and depth % 3:
-        from mmengine.config import Config
-        return Config.fromfile(osp.join(ROOT, BACKBONES_2D[name])).model.backbone.num_slices
+        from mmdet3dctx.apis import read_config
+        return read_config(osp.join(ROOT, BACKBONES_2D[name])).model.backbone.num_slices
     return depth
 
 
@@ -54,12 +54,12 @@ def build(op: str, depth: int):
     """The row's backbone for ``depth`` slices (``row_slices``): DenseNet3D with operator ``op``, or the backbone
     of a 2D-network route's config."""
     if op in BACKBONES_2D:
-        from mmengine.config import Config
         from mmdet.registry import MODELS
         from mmdet.utils import register_all_modules
         import mmdet3dctx.models  # noqa: F401
+        from mmdet3dctx.apis import read_config
         register_all_modules(init_default_scope=False)
-        cfg = Config.fromfile(osp.join(ROOT, BACKBONES_2D[op])).model.backbone
+        cfg = read_config(osp.join(ROOT, BACKBONES_2D[op])).model.backbone
         cfg.num_slices = row_slices(op, depth)
         cfg.init_cfg = None  # timing only: random weights, nothing to download
         torch.manual_seed(0)

@@ -31,12 +31,12 @@ import time
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 import mmdet3dctx  # noqa: F401  (registers the plugins)
 from mmdet.registry import DATASETS
+from mmdet3dctx.apis import read_config
 from mmdet3dctx.datasets import png16
 from mmdet3dctx.testing import make_synthetic_deeplesion
 
@@ -46,7 +46,7 @@ CONFIG = osp.join(osp.dirname(__file__), '..', 'configs', 'deeplesion', 'a3d_7sl
 def build_dataset(data_root, num_slices=7, **loader_options):
     """The flagship config's train dataset over every key slice, read from ``DL_info.csv`` with ellipse masks,
     ``loader_options`` set on ``LoadDeepLesionSlices``."""
-    cfg = Config.fromfile(CONFIG)
+    cfg = read_config(CONFIG)
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = data_root
     ds_cfg.ann_file, ds_cfg.ellipse_masks = 'DL_info.csv', True  # no GrabCut JSON on a synthetic tree

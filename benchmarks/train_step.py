@@ -32,17 +32,17 @@ def child(args):
     sys.path.insert(0, ROOT)
     import torch
     import torch.distributed as dist
-    from mmengine.config import Config
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     import mmdet3dctx  # noqa: F401
+    from mmdet3dctx.apis import read_config
     from tests.test_models.utils import tiny_batch
     register_all_modules(init_default_scope=True)
     world = int(os.environ.get('WORLD_SIZE', 1))
     if world > 1:
         dist.init_process_group('gloo')
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // world))
-    cfg = Config.fromfile(CONFIG)
+    cfg = read_config(CONFIG)
     cfg.model.backbone.with_cp = args.with_cp
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

@@ -1,23 +1,56 @@
 """Every config builds; its detector trains a step and predicts on tiny inputs; swapping the 3D-context
-operator changes nothing outside the backbone."""
+operator changes nothing outside the backbone; one top-level variable (slice count, data root) reaches every place
+that uses it."""
+import copy
+import functools
 import glob
 import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
+from mmdet3dctx.apis import read_config
 from mmdet3dctx.ops import get_context_conv_class
 from tests.test_models.utils import tiny_batch
 
 register_all_modules(init_default_scope=True)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deeplesion', '*.py')) +
-                 glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')))
-NAMES = [osp.relpath(c, ROOT) for c in CONFIGS]
+
+
+def _configs(folder):
+    return sorted(glob.glob(osp.join(ROOT, 'configs', folder, '*.py')))
+
+
+def _rel(paths):
+    return [osp.relpath(p, ROOT) for p in paths]
+
+
+PAPER_3D = _configs('deeplesion')
+PAPER_2D = _configs('deeplesion_2d')
+PAPER = PAPER_3D + PAPER_2D
+DEMOS = _configs('demo')
+COCO_DEMOS = [p for p in DEMOS if 'coco_pseudo3d' in p]  # pretraining demos: tests/test_pretraining
+DEMOS_2D = [p for p in DEMOS if osp.basename(p).startswith(('3dce', 'thickened', 'swin'))]  # tests/test_configs_2d.py
+LESION_DEMOS = [p for p in DEMOS if p not in COCO_DEMOS]
+#: the 3D-backbone route: a 3D backbone, a 3D->2D reduction, MMDetection's heads
+CONFIGS = PAPER_3D + [p for p in LESION_DEMOS if p not in DEMOS_2D]
+#: the DenseNet3D paper configs (A3D and the operators compared with it)
+DENSENET3D_PAPER = [p for p in PAPER_3D if not osp.basename(p).startswith(('mp3d', 'resnet50'))]
+OPERATORS = ('a3d', 'nofusion', 'i3d', 'p3d', 'acs', 'tsm', 'alignshift')
+
+
+@functools.lru_cache(maxsize=None)
+def _cached(path, options=()):
+    return read_config(path, dict(options))
+
+
+def _read(path, **options):
+    """The config as ``tools/train.py CONFIG --cfg-options KEY=VALUE ...`` reads it (a copy of a cached read:
+    MMDetection's ``mmdet::`` bases make each read take a while)."""
+    return copy.deepcopy(_cached(path, tuple(sorted(options.items()))))
 
 
 def _shrink(model):
@@ -52,21 +85,17 @@ def _shrink(model):
 def test_every_expected_config_exists():
     names = {osp.basename(c) for c in CONFIGS}
     for n in (3, 7):
-        for op in ('a3d', 'nofusion', 'i3d', 'p3d', 'acs', 'tsm', 'alignshift'):
+        for op in OPERATORS:
             assert f'{op}_{n}slice.py' in names
     assert {'mp3d63_9slice.py', 'resnet50_a3d_7slice.py', 'a3d_7slice_synthetic.py',
             'nofusion_7slice_synthetic.py'} <= names
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=NAMES)
+@pytest.mark.parametrize('path', CONFIGS, ids=_rel(CONFIGS))
 def test_config_builds_trains_and_predicts(path):
-    cfg = Config.fromfile(path)
+    cfg = _read(path)
     pipeline = cfg.train_dataloader.dataset.pipeline
     loaders = [t for t in pipeline if t['type'] == 'LoadDeepLesionSlices']
-    if not loaders:
-        pytest.skip('COCO pseudo-3D pretraining config: tested in tests/test_pretraining')
-    if cfg.model.backbone.type in ('ThickenedResNet', 'InflatedSwinTransformer'):
-        pytest.skip('2D-network route (no slice reduction): tested in tests/test_configs_2d.py')
     num_slices = cfg.model.neck.reduction.num_slices
     assert loaders and loaders[0]['num_slices'] == num_slices
     if cfg.model.backbone.type != 'MP3DResNet':
@@ -94,9 +123,9 @@ def test_config_builds_trains_and_predicts(path):
 
 @pytest.mark.parametrize('slices', [3, 7])
 def test_swapping_operators_changes_only_the_backbone(slices):
-    ref = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', f'a3d_{slices}slice.py'))
-    for op in ('nofusion', 'i3d', 'p3d', 'acs', 'tsm', 'alignshift'):
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', f'{op}_{slices}slice.py'))
+    ref = _read(osp.join(ROOT, 'configs', 'deeplesion', f'a3d_{slices}slice.py'))
+    for op in OPERATORS[1:]:
+        cfg = _read(osp.join(ROOT, 'configs', 'deeplesion', f'{op}_{slices}slice.py'))
         a, b = ref.to_dict(), cfg.to_dict()
         bb_a, bb_b = a['model'].pop('backbone'), b['model'].pop('backbone')
         assert a['model'] == b['model'], op
@@ -106,6 +135,24 @@ def test_swapping_operators_changes_only_the_backbone(slices):
         if op != 'alignshift':  # AlignShift reads the adjacent slices of the series (input_slice_interval=None)
             assert a['train_dataloader'] == b['train_dataloader'], op
             assert a['test_dataloader'] == b['test_dataloader'], op
+
+
+@pytest.mark.parametrize('op', OPERATORS)
+def test_three_slice_leaves_are_the_seven_slice_leaves_with_num_slices_3(op):
+    """``*_3slice.py`` says ``num_slices = 3`` and nothing else: the whole resolved config equals the 7-slice leaf
+    read with ``--cfg-options num_slices=3``."""
+    three = _read(osp.join(ROOT, 'configs', 'deeplesion', f'{op}_3slice.py'))
+    seven = _read(osp.join(ROOT, 'configs', 'deeplesion', f'{op}_7slice.py'), num_slices=3)
+    assert three.to_dict() == seven.to_dict()
+    assert three.model.backbone.num_slices == three.model.neck.reduction.num_slices == 3
+
+
+def test_alignshift_is_the_a3d_leaf_with_its_operator_on_the_series_slices():
+    align = _read(osp.join(ROOT, 'configs', 'deeplesion', 'alignshift_7slice.py')).to_dict()
+    a3d = _read(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_7slice.py'), input_slice_interval=None).to_dict()
+    assert align['model']['backbone'].pop('context_conv') == dict(type='AlignShiftConv')
+    assert a3d['model']['backbone'].pop('context_conv') == dict(type='A3DConv')
+    assert align == a3d
 
 
 def test_operator_swap_keeps_parameters_outside_backbone():
@@ -118,9 +165,6 @@ def test_operator_swap_keeps_parameters_outside_backbone():
 
 
 # ---- the papers' initialisation and recipes, read from the resolved configs ----
-PAPER = sorted(glob.glob(osp.join(ROOT, 'configs', 'deeplesion', '*.py')) +
-               glob.glob(osp.join(ROOT, 'configs', 'deeplesion_2d', '*.py')))
-DEMOS = sorted(glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')))
 DENSENET121 = 'https://download.pytorch.org/models/densenet121-a639ec97.pth'
 RESNET50 = 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
 SWIN_T = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth'
@@ -128,55 +172,66 @@ PUBLISHED = {'DenseNet3D': DENSENET121, 'ResNet3D': RESNET50, 'ThickenedResNet':
              'InflatedSwinTransformer': SWIN_T}
 
 
-def _rel(paths):
-    return [osp.relpath(p, ROOT) for p in paths]
-
-
 @pytest.mark.parametrize('path', PAPER, ids=_rel(PAPER))
 def test_paper_configs_start_from_the_published_weights(path):
-    cfg = Config.fromfile(path)
+    cfg = _read(path)
     bb = cfg.model.backbone
     if bb.type == 'MP3DResNet':  # the whole detector from MP3D's COCO pseudo-3D pretraining
         assert cfg.load_from and cfg.load_from.endswith('.pth') and not bb.get('init_cfg')
         return
     assert bb.init_cfg == dict(type='Pretrained2D', checkpoint=PUBLISHED[bb.type])
     assert not cfg.get('load_from')
-    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': '/weights/local.pth'})  # what --cfg-options does
+    cfg = _read(path, **{'model.backbone.init_cfg.checkpoint': '/weights/local.pth'})  # what --cfg-options does
     assert cfg.model.backbone.init_cfg == dict(type='Pretrained2D', checkpoint='/weights/local.pth')
 
 
+def _pretrained_inits(model):
+    """``(module name, init_cfg)`` of every submodule of ``model`` set to load a checkpoint."""
+    out = []
+    for name, module in model.named_modules():
+        inits = getattr(module, 'init_cfg', None)
+        for init in inits if isinstance(inits, list) else [inits]:
+            loads = isinstance(init, dict) and (init.get('checkpoint') or init.get('type') in ('Pretrained',
+                                                                                                 'Pretrained2D'))
+            if loads:
+                out.append((name, init))
+    return out
+
+
 @pytest.mark.parametrize('path', DEMOS, ids=_rel(DEMOS))
-def test_demos_train_from_scratch(path):
-    cfg = Config.fromfile(path)
-    init = cfg.model.backbone.get('init_cfg')
-    assert not (isinstance(init, dict) and init.get('checkpoint'))
-    with open(path) as f:
-        header = f.read(600).lower()
-    if cfg.get('load_from'):  # the fine-tuning demo: from the pretraining demo's checkpoint (a local file)
-        assert not cfg.load_from.startswith(('http', 'checkpoints/')) and 'fine-tuned' in header
+def test_demos_train_from_scratch_on_one_cpu_process(path):
+    """What the paper configs add for a GPU cluster is reset in the demos: the built model loads no pretrained
+    weights, nothing is loaded before training (but for the fine-tuning demo, which loads the pretraining demo's
+    own checkpoint), no SyncBN, no fp16."""
+    cfg = _read(path)
+    model = MODELS.build(cfg.model)
+    assert _pretrained_inits(model) == []
+    if osp.basename(path) == 'a3d_7slice_finetune_synthetic.py':
+        assert cfg.load_from == 'work_dirs/a3d_coco_pseudo3d_synthetic/a3d_7slice_from_coco.pth'
     else:
-        assert 'from scratch' in header  # and they say so in their header
+        assert cfg.get('load_from') is None
+    assert not cfg.get('sync_bn')
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
 
 
-def test_a3d_family_recipe():
+@pytest.mark.parametrize('path', DENSENET3D_PAPER, ids=_rel(DENSENET3D_PAPER))
+def test_a3d_family_recipe(path):
     """DenseNet3D configs: the public A3D/AlignShift code's box losses, RoIAlign sampling and anchor border."""
-    configs = [p for p in PAPER if Config.fromfile(p).model.backbone.type == 'DenseNet3D']
-    assert len(configs) == 14
-    for path in configs:
-        cfg = Config.fromfile(path)
-        m = cfg.model
-        assert m.rpn_head.loss_bbox == dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0), path
-        assert m.roi_head.bbox_head.loss_bbox == dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0), path
-        assert m.roi_head.bbox_roi_extractor.roi_layer.sampling_ratio == 2
-        assert m.roi_head.mask_roi_extractor.roi_layer.sampling_ratio == 2
-        assert m.train_cfg.rpn.allowed_border == 0
-        assert cfg.sync_bn == 'torch'  # SyncBN whenever training is distributed
-    model = MODELS.build(_shrink(Config.fromfile(configs[0]).model))
+    cfg = _read(path)
+    m = cfg.model
+    assert m.backbone.type == 'DenseNet3D'
+    assert m.rpn_head.loss_bbox == dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0)
+    assert m.roi_head.bbox_head.loss_bbox == dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0)
+    assert m.roi_head.bbox_roi_extractor.roi_layer.sampling_ratio == 2
+    assert m.roi_head.mask_roi_extractor.roi_layer.sampling_ratio == 2
+    assert m.train_cfg.rpn.allowed_border == 0
+    assert cfg.sync_bn == 'torch'  # SyncBN whenever training is distributed
+    model = MODELS.build(_shrink(m))
     assert type(model.rpn_head.loss_bbox).__name__ == 'SmoothL1Loss' and model.rpn_head.loss_bbox.beta == 1 / 9
 
 
 def test_mp3d_recipe():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', 'mp3d63_9slice.py'))
+    cfg = _read(osp.join(ROOT, 'configs', 'deeplesion', 'mp3d63_9slice.py'))
     flips = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'RandomFlip']
     assert len(flips) == 1
     # independent horizontal and vertical flips with p = 0.5 each: h only, v only and both ('diagonal') 0.25 each
@@ -196,47 +251,51 @@ def test_mp3d_recipe():
 
 def test_flips_of_the_other_paper_configs():
     for name, directions in (('a3d_7slice.py', 'horizontal'), ('alignshift_3slice.py', 'horizontal')):
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', name))
+        cfg = _read(osp.join(ROOT, 'configs', 'deeplesion', name))
         assert [t['direction'] for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'RandomFlip'] == \
             [directions]
 
 
 def test_3dce_norm_eval_is_refused_without_a_checkpoint():
     for name in ('3dce_r50_9slice.py', 'thickened_esm_ssa_r50_9slice.py'):
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion_2d', name))
+        cfg = _read(osp.join(ROOT, 'configs', 'deeplesion_2d', name))
         bb = dict(cfg.model.backbone, depth=18)
         assert bb['norm_eval'] is True
         MODELS.build(bb)  # with the published checkpoint: allowed (built, nothing loaded)
         with pytest.raises(ValueError, match=r'norm_eval=True.*model\.backbone\.init_cfg'):
             MODELS.build(dict(bb, init_cfg=None))
     for name in ('3dce_r18_9slice_synthetic.py', 'thickened_esm_ssa_r18_9slice_synthetic.py'):
-        assert Config.fromfile(osp.join(ROOT, 'configs', 'demo', name)).model.backbone.norm_eval is False
+        assert _read(osp.join(ROOT, 'configs', 'demo', name)).model.backbone.norm_eval is False
 
 
 def test_the_flagship_trains_with_its_dataset_base():
     """configs/deeplesion/a3d_7slice.py takes its data section from _base_/datasets/deeplesion_mask.py: the same
     pipelines and loaders; the slice settings are top-level variables of the leaf."""
-    leaf = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_7slice.py'))
-    base = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'datasets', 'deeplesion_mask.py'))
+    leaf = _read(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_7slice.py'))
+    base = _read(osp.join(ROOT, 'configs', '_base_', 'datasets', 'deeplesion_mask.py'))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator'):
         assert leaf[key] == base[key], key
     assert (leaf.num_slices, leaf.input_slice_interval, tuple(leaf.window)) == (7, 2.0, (-1024, 2050))
-    three = Config.fromfile(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_3slice.py'))
+    three = _read(osp.join(ROOT, 'configs', 'deeplesion', 'a3d_3slice.py'))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert three[key].dataset.pipeline[0].num_slices == 3
         assert three[key].dataset.pipeline[1:] == leaf[key].dataset.pipeline[1:]
+    # the test loader is the validation loader on the test split
+    assert dict(leaf.val_dataloader, dataset=None) == dict(leaf.test_dataloader, dataset=None)
+    val, test = leaf.val_dataloader.dataset, leaf.test_dataloader.dataset
+    assert (val.split, test.split) == ('val', 'test')
+    assert dict(val, split=None, ann_file=None) == dict(test, split=None, ann_file=None)
 
 
-LEAVES = PAPER + DEMOS
+LEAVES = PAPER + LESION_DEMOS
 
 
 @pytest.mark.parametrize('path', LEAVES, ids=_rel(LEAVES))
 def test_leaf_pipelines_agree(path):
-    """A leaf that rebuilds its loader keeps the top-level pipelines (read by the inference API) and the loaders'
-    in step, and the slice settings of the data, the backbone and the 3D->2D reduction agree."""
-    cfg = Config.fromfile(path)
-    if cfg.train_dataloader.dataset.type != 'DeepLesionDataset':
-        pytest.skip('COCO pseudo-3D pretraining demo')
+    """The top-level pipelines (read by the inference API) and the loaders' are the same, and the slice settings
+    of the data, the backbone and the 3D->2D reduction agree; ``--cfg-options data_root=...`` reaches every
+    dataset."""
+    cfg = _read(path, data_root='/elsewhere/DeepLesion')
     assert cfg.train_pipeline == cfg.train_dataloader.dataset.pipeline
     assert cfg.test_pipeline == cfg.test_dataloader.dataset.pipeline
     if cfg.get('val_dataloader'):
@@ -248,3 +307,6 @@ def test_leaf_pipelines_agree(path):
     for holder in (cfg.model.backbone, cfg.model.neck.get('reduction', {})):
         assert holder.get('num_slices', cfg.num_slices) == cfg.num_slices
     assert cfg.train_dataloader.dataset.data_root == cfg.test_dataloader.dataset.data_root == cfg.data_root
+    assert cfg.data_root == '/elsewhere/DeepLesion'
+    if cfg.get('val_dataloader'):
+        assert cfg.val_dataloader.dataset.data_root == cfg.data_root

@@ -5,10 +5,10 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
+from mmdet3dctx.apis import read_config
 from tests.test_models.utils import tiny_batch
 
 register_all_modules(init_default_scope=True)
@@ -50,7 +50,7 @@ def test_the_configs_and_their_demo_versions_exist():
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
 def test_3dce_configs_feed_the_rpn_with_the_key_group(path):
     """As in the published 3DCE: the key group alone feeds the RPN (ESM has no key-group maps, Swin no groups)."""
-    model = Config.fromfile(path).model
+    model = read_config(path).model
     if osp.basename(path).startswith('3dce'):
         assert model.type == 'KeyGroupRPNMaskRCNN' and model.rpn_on_key_group is True
         assert model.backbone.fusion == '3dce'
@@ -60,7 +60,7 @@ def test_3dce_configs_feed_the_rpn_with_the_key_group(path):
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
 def test_config_builds_trains_and_predicts(path):
-    cfg = Config.fromfile(path)
+    cfg = read_config(path)
     num_slices = cfg.model.backbone.num_slices
     loads = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'LoadDeepLesionSlices']
     assert loads[0]['num_slices'] == num_slices

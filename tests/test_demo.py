@@ -42,10 +42,10 @@ def test_trained_demo_finds_planted_lesions(demo_run):
     from mmdet3dctx.testing import synthesize_patient
     from mmdet3dctx.inference import CTStudyDetector, box_iou
     from mmdet3dctx.io import CTVolume
-    from mmengine.config import Config
+    from mmdet3dctx.apis import read_config
     work, _ = demo_run
     # the demo tree's appearance (CT noise, contrast), so the planted lesions look like the ones it learnt
-    synthetic = Config.fromfile(CONFIG).get('synthetic', {})
+    synthetic = read_config(CONFIG).get('synthetic', {})
     appearance = {k: synthetic[k] for k in ('noise_hu', 'noise_ref_mm', 'noise_blur_px', 'contrast_scale')
                   if k in synthetic}
     ckpt = sorted(glob.glob(osp.join(work, 'epoch_*.pth')), key=osp.getmtime)[-1]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mmengine.config import Config
 from packaging.version import Version
+
+from mmdet3dctx.apis import read_config
 
 ROOT = Path(__file__).resolve().parents[1]
 #: ``DeepLesion (A3D paper, Table 2)``: the dataset, then the paper and the place in it the figures come from
@@ -175,7 +176,7 @@ def _init_checkpoint(cfg) -> str:
 
 @pytest.fixture(scope='module')
 def configs(models):
-    return {name: Config.fromfile(str(ROOT / m['Config'])) for name, m in models.items()}
+    return {name: read_config(str(ROOT / m['Config'])) for name, m in models.items()}
 
 
 def test_metadata_says_what_the_config_does(configs, models):

@@ -153,9 +153,9 @@ def installed_env(site: Path) -> dict:
 def test_installed_package_finds_its_shipped_configs(site, tmp_path):
     """Installed from the wheel, ``get_config_path`` returns the copy inside the package, and the config's
     ``_base_`` chain resolves there."""
-    code = ('import mmdet3dctx, sys; from mmengine.config import Config; '
+    code = ('import mmdet3dctx, sys; from mmdet3dctx.apis import read_config; '
             "p = mmdet3dctx.get_config_path('demo/a3d_7slice_synthetic.py'); print(p); "
-            'print(Config.fromfile(p).num_slices); '
+            'print(read_config(p).num_slices); '
             "print(mmdet3dctx.get_tool_path('train.py'))")
     out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=installed_env(site), capture_output=True,
                          text=True)

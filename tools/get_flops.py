@@ -82,10 +82,8 @@ def main(argv=None):
             bb = MODELS.build(dict(type=args.backbone, num_slices=shape[0], context_conv=dict(type=op)))
             rows.append((f'{args.backbone} {op}', *backbone_cost(bb, shape), None, None))
     elif args.config:
-        from mmengine.config import Config
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+        from mmdet3dctx.apis import read_config
+        cfg = read_config(args.config, args.cfg_options)
         model = MODELS.build(cfg.model)
         bp, bf = backbone_cost(model.backbone, shape)
         dp, df = detector_cost(model, shape)

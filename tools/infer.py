@@ -136,10 +136,8 @@ def main(argv=None):
     from mmengine.utils import ProgressBar
 
     from mmdet3dctx.inference import CTStudyDetector, write_study_outputs
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from mmdet3dctx.apis import read_config
+    cfg = read_config(config, args.cfg_options)
     detector = CTStudyDetector(cfg, checkpoint, device=args.device, score_thr=args.score_thr,
                                batch_size=args.batch, link_iou=args.link_iou)
     bar = ProgressBar(len(slices))

@@ -45,21 +45,19 @@ def main(argv=None):
         print('error: --out must differ from the source checkpoint', file=sys.stderr)
         return 1
     import torch
-    from mmengine.config import Config
     from mmengine.runner import set_random_seed
 
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     import mmdet3dctx  # noqa: F401
+    from mmdet3dctx.apis import read_config
     from mmdet3dctx.pretraining.slice_transfer import format_transfer_table, transfer_state_dict
     from mmdet3dctx.utils import read_state_dict
 
     register_all_modules(init_default_scope=True)
     from mmengine.logging import MMLogger
     MMLogger.get_instance('transfer_weights', log_level='WARNING')  # no per-parameter init log
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     try:
         src = read_state_dict(args.src)
     except Exception as e:  # noqa: BLE001 (any unreadable file: say which)

@@ -1,5 +1,5 @@
-# The default runtime for the few-minute demos: log every 10 iterations, one checkpoint at the end (epoch 12), no
-# drawing, seed 0.
+# The default runtime for the few-minute demos: log every 10 iterations, one checkpoint at the end (a demo of other
+# than 12 epochs sets `checkpoint.interval` to its length), no drawing, seed 0.
 _base_ = './default_runtime.py'
 
 default_hooks = dict(

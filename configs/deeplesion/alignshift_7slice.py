@@ -5,10 +5,3 @@ _base_ = './a3d_7slice.py'
 input_slice_interval = None  # the adjacent slices of the series, whatever their interval
 
 model = dict(backbone=dict(context_conv=dict(_delete_=True, type='AlignShiftConv')))
-
-load_slices = dict(_base_.load_slices, input_slice_interval=input_slice_interval)
-train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
-test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -2,14 +2,12 @@
 # 4/8/16, as DenseNet3D), converted to 3D with A3D convolutions in the residual stages and a per-slice stem.
 _base_ = './a3d_7slice.py'
 
-num_slices = 7
-
 model = dict(
     backbone=dict(
         _delete_=True,
         type='ResNet3D',
         depth=50,
-        num_slices=num_slices,
+        num_slices='${num_slices}',
         context_conv=dict(type='A3DConv'),
         num_stages=3,
         strides=(1, 2, 2),

@@ -2,4 +2,3 @@
 _base_ = './swin_t_center_7slice.py'
 
 inflate = 'average'
-model = dict(backbone=dict(inflate=inflate))

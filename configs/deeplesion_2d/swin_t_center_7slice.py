@@ -5,18 +5,14 @@ _base_ = [
     '../_base_/schedules/schedule_mp3d_24e.py', '../_base_/default_runtime.py'
 ]
 
-data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'  # or --cfg-options data_root=... (default data/DeepLesion)
-num_slices = 7
-input_slice_interval = 2.0
-window = (-1024, 2050)
-inflate = 'center'
+inflate = 'center'  # or 'average'
 
 model = dict(
     backbone=dict(
         _delete_=True,
         type='InflatedSwinTransformer',
-        num_slices=num_slices,
-        inflate=inflate,
+        num_slices='${num_slices}',
+        inflate='${inflate}',
         embed_dims=96,
         depths=[2, 2, 6, 2],
         num_heads=[3, 6, 12, 24],
@@ -36,12 +32,8 @@ model = dict(
     neck=dict(_delete_=True, type='FPN', in_channels=[96, 192, 384, 768], out_channels=256, num_outs=5))
 
 # single-scale, flip only (no shift/scale/rotate)
-load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval, window=window)
-train_pipeline = [load_slices, *_base_.train_pipeline[1:4], _base_.train_pipeline[-1]]
-test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
-train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
+train_pipeline = [*_base_.train_pipeline[:4], _base_.train_pipeline[-1]]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 # AdamW as for Swin detectors in MMDetection
 optim_wrapper = dict(

@@ -3,4 +3,5 @@
 # the outputs of the later stages. No key-group maps past the first stage: both heads see the fused maps.
 _base_ = './3dce_r50_9slice.py'
 
-model = dict(rpn_on_key_group=False, backbone=dict(fusion='esm', ssa=True))
+rpn_on_key_group = False
+model = dict(backbone=dict(fusion='esm', ssa=True))

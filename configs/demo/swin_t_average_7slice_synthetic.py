@@ -3,4 +3,3 @@
 _base_ = './swin_t_center_7slice_synthetic.py'
 
 inflate = 'average'
-model = dict(backbone=dict(inflate=inflate))

@@ -1,6 +1,6 @@
-# A small inflated Swin Transformer (embed 32, depths 1-1-2-1) on the synthetic tree: 7 slices 2 mm apart, a
-# 64-channel FPN, AdamW; heads and schedule of the MP3D-18 demo. Trains from scratch: `inflate` only acts when a 2D
-# checkpoint loads, so without one the 'average' demo trains exactly this model.
+# A small inflated Swin Transformer (embed 32, depths 1-1-2-1; configs/deeplesion_2d/swin_t_center_7slice.py shrunk)
+# on the MP3D-18 demo's heads, data and schedule: 7 slices 2 mm apart, a 64-channel FPN, AdamW. Trains from scratch:
+# `inflate` only acts when a 2D checkpoint loads, so without one the 'average' demo trains exactly this model.
 _base_ = './mp3d18_9slice_synthetic.py'
 
 num_slices = 7
@@ -11,8 +11,8 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='InflatedSwinTransformer',
-        num_slices=num_slices,
-        inflate=inflate,
+        num_slices='${num_slices}',
+        inflate='${inflate}',
         embed_dims=32,
         depths=[1, 1, 2, 1],
         num_heads=[1, 2, 4, 8],
@@ -21,11 +21,6 @@ model = dict(
         out_indices=(0, 1, 2, 3)),
     neck=dict(_delete_=True, type='FPN', in_channels=[32, 64, 128, 256], out_channels=64, num_outs=4))
 
-load_slices = dict(_base_.load_slices, num_slices=num_slices, input_slice_interval=input_slice_interval)
-train_pipeline = [load_slices, *_base_.train_pipeline[1:]]
-test_pipeline = [load_slices, *_base_.test_pipeline[1:]]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

@@ -2,4 +2,5 @@
 # both heads see the fused maps. Trains from scratch.
 _base_ = './3dce_r18_9slice_synthetic.py'
 
-model = dict(rpn_on_key_group=False, backbone=dict(fusion='esm', ssa=True))
+rpn_on_key_group = False
+model = dict(backbone=dict(fusion='esm', ssa=True))

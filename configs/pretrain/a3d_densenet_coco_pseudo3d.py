@@ -5,7 +5,7 @@
 # (https://download.pytorch.org/models/densenet121-a639ec97.pth, or a local copy); its RGB stem is summed to grey.
 # Then: python tools/transfer_weights.py work_dirs/a3d_densenet_coco_pseudo3d/epoch_20.pth \
 #           --config configs/deeplesion/a3d_7slice.py --out checkpoints/a3d_7slice_from_coco.pth
-# data_root: override it here and in val_evaluator.ann_file (the evaluator reads the JSON directly).
+# Another COCO-format folder: --cfg-options data_root=/path/to/coco/ (the datasets and the evaluator follow).
 _base_ = [
     '_base_/mask_rcnn_densenet3d_a3d_coco80.py', '../_base_/schedules/schedule_a3d_20e.py',
     '../_base_/default_runtime.py', '_base_/coco_pseudo3d_instance.py'

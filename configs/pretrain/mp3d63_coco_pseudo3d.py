@@ -6,7 +6,7 @@
 #   python tools/transfer_weights.py work_dirs/mp3d63_coco_pseudo3d/epoch_72.pth \
 #       --config configs/deeplesion/mp3d63_9slice.py --out checkpoints/mp3d63_9slice_from_coco.pth
 # (3 -> 9 slices: the GTM group weights by centre inflation; 80 -> 1 class: the class layers re-initialised).
-# data_root: override it here and in val_evaluator.ann_file (the evaluator reads the JSON directly).
+# Another COCO-format folder: --cfg-options data_root=/path/to/coco/ (the datasets and the evaluator follow).
 _base_ = [
     '_base_/mask_rcnn_mp3d63_gtm_fpn_coco80.py', '../_base_/schedules/schedule_mp3d_24e.py',
     '../_base_/default_runtime.py', '_base_/coco_pseudo3d_instance.py'

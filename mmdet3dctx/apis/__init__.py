@@ -1,5 +1,5 @@
-"""The tools' entry points as functions: ``run_train``, ``run_test`` and the config preparation they share (data
-root, mixed precision, launcher). ``tools/train.py`` and ``tools/test.py`` are argument parsers over them;
+"""The tools' entry points as functions: ``run_train``, ``run_test`` and the config preparation they share (the
+config reader, mixed precision, launcher). ``tools/train.py`` and ``tools/test.py`` are argument parsers over them;
 ``operator_runs`` plans and runs the trainings and tests of ``tools/compare_operators.py``; ``gpu_check`` is the
 check of ``tools/gpu_check.py`` (importable with torch alone: its operator rows run without MMDetection)."""
 from .. import HAS_MMDET
@@ -7,13 +7,13 @@ from .. import HAS_MMDET
 __all__ = []
 
 if HAS_MMDET:  # the training and test entry points build MMDetection's runner and models
-    from .data_root import MISSING_DATA_HELP, dataset_cfgs, ensure_data, set_data_root
+    from .config import load_config, read_config
+    from .data_root import MISSING_DATA_HELP, dataset_cfgs, ensure_data
     from .test import build_test_cfg, print_froc, run_test
-    from .train import (build_runner, build_train_cfg, fix_amp_without_gpu, load_config, run_train, setup_amp,
-                        setup_distributed)
+    from .train import build_runner, build_train_cfg, fix_amp_without_gpu, run_train, setup_amp, setup_distributed
 
     __all__ += [
-        'MISSING_DATA_HELP', 'dataset_cfgs', 'ensure_data', 'set_data_root', 'load_config', 'setup_amp',
+        'MISSING_DATA_HELP', 'dataset_cfgs', 'ensure_data', 'read_config', 'load_config', 'setup_amp',
         'fix_amp_without_gpu', 'setup_distributed', 'build_train_cfg', 'build_runner', 'run_train', 'build_test_cfg',
         'print_froc', 'run_test'
     ]

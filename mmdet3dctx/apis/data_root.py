@@ -1,6 +1,8 @@
-"""Where a config's data live: the data root of every dataset, and a clear stop when the annotations are missing."""
+"""A config's data made ready: the synthetic tree of a demo made when missing, and a clear stop when the annotations
+are missing. (Every dataset of a shipped config reads ``data_root='${data_root}'``, so the top-level ``data_root``,
+from the config, ``DEEPLESION_ROOT`` or ``--cfg-options data_root=...``, reaches them all.)"""
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 from mmengine.config import Config
 
@@ -25,32 +27,6 @@ def dataset_cfgs(cfg: Config) -> List[Tuple[str, dict]]:
                 for sub in out[-1][1]['datasets']:
                     out.append((key, sub))
     return out
-
-
-def set_data_root(cfg: Config, root: str, old: Optional[str] = None) -> str:
-    """Point ``cfg.data_root`` and every dataset that read the config's own root at ``root``; return ``root``.
-
-    The config alone says where its data are: ``data_root = '{{$DEEPLESION_ROOT:data/DeepLesion}}'`` in the
-    DeepLesion configs reads the environment variable when the config is read (MMEngine's syntax). A config's
-    datasets copy ``data_root`` when it is read, so ``--cfg-options data_root=...`` alone would not reach them:
-    this function does, leaving datasets with a root of their own (and dataset wrappers) as they are.
-
-    Args:
-        cfg (Config): the config, ``--cfg-options`` already merged.
-        root (str): the new data root.
-        old (str, optional): the config's ``data_root`` before ``--cfg-options`` were merged. Default: the
-            current ``cfg.data_root``.
-
-    Returns:
-        str: ``root``.
-    """
-    old = old if old is not None else cfg.get('data_root')
-    cfg.data_root = root
-    for _, ds in dataset_cfgs(cfg):
-        wrapper = 'dataset' in ds or 'datasets' in ds  # RepeatDataset, ConcatDataset: no data_root argument
-        if not wrapper and ds.get('data_root') in (old, None):
-            ds['data_root'] = root
-    return root
 
 
 def ensure_data(cfg: Config) -> None:

@@ -498,11 +498,9 @@ def build_detector(config: str, device, tiny: bool = False):
     shrunk by :func:`shrink_detector`."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    from mmengine.config import Config
-
-    import mmdet3dctx  # noqa: F401  (registers the plugins)
+    from mmdet3dctx.apis.config import read_config
     register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(config)
+    cfg = read_config(config)
     cfg.model.backbone.init_cfg = None
     if tiny:
         shrink_detector(cfg.model)

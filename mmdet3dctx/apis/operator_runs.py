@@ -44,9 +44,10 @@ def demo_options(operator: str, num_slices: int) -> List[str]:
     """``--cfg-options`` turning the A3D demo (:data:`DEMO_CONFIG`) into the demo of another operator and
     slice count, as a user would type them.
 
-    The backbone's operator is replaced (``_delete_``), the slice count is set in the backbone, the D x 1 x 1
-    reduction and both loaders; AlignShift takes the adjacent slices of each series (no resampling) so its
-    thickness adaptation acts, as in ``configs/deeplesion/alignshift_7slice.py``.
+    The backbone's operator is replaced (``_delete_``) and the config's ``num_slices`` set (its references
+    carry it to the backbone, the D x 1 x 1 reduction and both loaders); AlignShift takes the adjacent slices of
+    each series (``input_slice_interval=None``, no resampling) so its thickness adaptation acts, as in
+    ``configs/deeplesion/alignshift_7slice.py``.
 
     Args:
         operator (str): A key of :data:`~mmdet3dctx.evaluation.operator_comparison.OPERATORS`.
@@ -54,15 +55,18 @@ def demo_options(operator: str, num_slices: int) -> List[str]:
 
     Returns:
         list[str]: ``key=value`` strings.
+
+    Example:
+        >>> demo_options('alignshift', 3)
+        ['model.backbone.context_conv._delete_=True', 'model.backbone.context_conv.type=AlignShiftConv', \
+'num_slices=3', 'input_slice_interval=None']
     """
     if operator not in OPERATORS:
         raise ComparisonError(f'unknown operator {operator!r}; choose from {", ".join(OPERATORS)}')
     opts = ['model.backbone.context_conv._delete_=True', f'model.backbone.context_conv.type={OPERATORS[operator][1]}',
-            f'model.backbone.num_slices={num_slices}', f'model.neck.reduction.num_slices={num_slices}']
-    for loader in ('train_dataloader', 'test_dataloader'):
-        opts.append(f'{loader}.dataset.pipeline.0.num_slices={num_slices}')
-        if operator == 'alignshift':
-            opts.append(f'{loader}.dataset.pipeline.0.input_slice_interval=None')
+            f'num_slices={num_slices}']
+    if operator == 'alignshift':
+        opts.append('input_slice_interval=None')
     return opts
 
 

@@ -9,7 +9,8 @@ from typing import Optional
 from mmengine.config import Config
 
 from .data_root import ensure_data
-from .train import build_runner, fix_amp_without_gpu, load_config, setup_distributed
+from .config import load_config
+from .train import build_runner, fix_amp_without_gpu, setup_distributed
 
 
 def build_test_cfg(config: str,

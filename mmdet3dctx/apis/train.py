@@ -1,40 +1,13 @@
-"""Training entry points: a config made ready for MMEngine's Runner (data root, mixed precision, launcher, resume)
-and the run itself; ``tools/train.py`` is an argument parser over them."""
+"""Training entry points: a config made ready for MMEngine's Runner (mixed precision, launcher, resume) and the run
+itself; ``tools/train.py`` is an argument parser over them."""
 import os
-import os.path as osp
 from typing import Optional
 
 import torch
 from mmengine.config import Config
 
-from .data_root import ensure_data, set_data_root
-
-
-def load_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None) -> Config:
-    """Read ``config``, merge ``cfg_options`` and point every dataset at the resulting data root.
-
-    Args:
-        config (str): config file.
-        cfg_options (dict, optional): overrides, as ``--cfg-options`` gives them.
-        work_dir (str, optional): default: the config's ``work_dir``, else ``work_dirs/<config name>``.
-
-    Returns:
-        Config: the config (gloo as the distributed backend without CUDA).
-    """
-    import mmdet3dctx  # noqa: F401  (registers the plugins)
-    cfg = Config.fromfile(config)
-    old_root = cfg.get('data_root')
-    if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
-    if cfg.get('data_root') is not None:
-        set_data_root(cfg, cfg.data_root, old_root)
-    if work_dir:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
-    if not torch.cuda.is_available():
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-    return cfg
+from .config import load_config
+from .data_root import ensure_data
 
 
 def setup_distributed(cfg: Config, launcher: str) -> None:

@@ -6,6 +6,7 @@ from mmengine import fileio
 
 from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
+from mmdet3dctx.utils import check_config_resolved
 from .deeplesion_coco import load_coco_key_slices
 from .dl_info import DLInfoError, group_key_slices, parse_split, read_dl_info
 from .recist_masks import ellipse_polygon
@@ -56,6 +57,8 @@ class DeepLesionDataset(BaseDetDataset):
                  ellipse_masks: bool = False,
                  data_prefix: Optional[dict] = None,
                  **kwargs) -> None:
+        check_config_resolved(dict(kwargs, ann_file=ann_file, split=split, ellipse_masks=ellipse_masks),
+                              'DeepLesionDataset')
         self.split = split
         self.split_code = parse_split(split)
         self.skip_noisy = skip_noisy

@@ -2,10 +2,11 @@
 import os
 import os.path as osp
 
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdet3dctx.utils import allow_mmengine_checkpoints
+from mmdet3dctx.utils import allow_mmengine_checkpoints, resolve_config_refs
 
 
 class CheckpointError(RuntimeError):
@@ -22,7 +23,16 @@ class SafeRunner(Runner):
       ``weights_only`` default (the types MMEngine stores are allow-listed, the check stays on) wherever the
       Runner reads one: ``load_checkpoint`` (``resume`` reads through it) and the model's initialisation (an
       ``init_cfg`` of ``type='Pretrained'`` reads its file through MMEngine's loader).
+
+    :meth:`from_cfg` resolves the config references (``'${num_slices}'``,
+    :func:`~mmdet3dctx.utils.resolve_config_refs`), so a shipped config also runs when MMEngine or MMDetection's
+    own ``tools/train.py`` reads it and builds the runner.
     """
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'SafeRunner':
+        """The runner of ``cfg`` (a ``Config`` or a dict), its config references resolved first."""
+        return super().from_cfg(resolve_config_refs(cfg if isinstance(cfg, Config) else Config(cfg)))
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs):
         backend_args = kwargs.get('backend_args') or kwargs.get('file_client_args')

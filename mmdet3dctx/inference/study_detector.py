@@ -53,10 +53,10 @@ class CTStudyDetector:
     def __init__(self, config, checkpoint: Optional[str] = None, device: str = 'cpu', score_thr: float = 0.5,
                  batch_size: int = 8, link_iou: float = 0.3) -> None:
         import mmdet3dctx  # noqa: F401  (registers the plugins)
-        from mmengine.config import Config
         from mmengine.dataset import Compose
 
-        cfg = Config.fromfile(config) if isinstance(config, str) else config
+        from mmdet3dctx.apis import read_config
+        cfg = read_config(config)  # a path or a Config, its references resolved
         pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
         self.pipeline_cfg = inference_pipeline(pipeline)
         self.model = _build_detector(cfg, checkpoint or None, device)

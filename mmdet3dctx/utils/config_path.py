@@ -34,10 +34,10 @@ def get_config_path(name: str) -> str:
         ``<repository>/configs/<name>`` (a source checkout or an editable install).
 
     Example:
-        >>> from mmengine.config import Config
         >>> from mmdet3dctx import get_config_path
-        >>> cfg = Config.fromfile(get_config_path('demo/a3d_7slice_synthetic.py'))
-        >>> cfg.num_slices
+        >>> from mmdet3dctx.apis import read_config
+        >>> cfg = read_config(get_config_path('demo/a3d_7slice_synthetic.py'))
+        >>> cfg.model.backbone.num_slices
         7
     """
     return _find('configs', name)

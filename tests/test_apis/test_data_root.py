@@ -1,25 +1,25 @@
-"""The data root of a config reaches every dataset that read it; missing annotations stop with the tools to run."""
+"""Every dataset that reads the config's data root follows it; missing annotations stop with the tools to run."""
 import pytest
 from mmengine.config import Config
 
-from mmdet3dctx.apis import MISSING_DATA_HELP, dataset_cfgs, ensure_data, set_data_root
+from mmdet3dctx.apis import MISSING_DATA_HELP, dataset_cfgs, ensure_data, read_config
 
 
 def _cfg():
     return Config(dict(
         data_root='old/',
         train_dataloader=dict(dataset=dict(type='RepeatDataset', times=2,
-                                           dataset=dict(type='DeepLesionDataset', data_root='old/',
+                                           dataset=dict(type='DeepLesionDataset', data_root='${data_root}',
                                                         ann_file='DL_info.csv'))),
         val_dataloader=dict(dataset=dict(type='DeepLesionDataset', data_root='own/', ann_file='DL_info.csv')),
         test_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[dict(type='DeepLesionDataset',
+                                                                               data_root='${data_root}',
                                                                                ann_file='DL_info.csv')]))))
 
 
-def test_every_dataset_that_read_the_config_root_follows_it():
-    cfg = _cfg()
+def test_every_dataset_that_reads_the_config_root_follows_it():
+    cfg = read_config(_cfg(), {'data_root': 'new/'})  # what --cfg-options data_root=new/ does
     assert [k for k, _ in dataset_cfgs(cfg)] == ['train_dataloader'] * 2 + ['val_dataloader'] + ['test_dataloader'] * 2
-    assert set_data_root(cfg, 'new/', old='old/') == 'new/'
     assert cfg.data_root == 'new/'
     assert cfg.train_dataloader.dataset.dataset.data_root == 'new/'
     assert cfg.val_dataloader.dataset.data_root == 'own/'  # a root of its own stays
@@ -29,8 +29,7 @@ def test_every_dataset_that_read_the_config_root_follows_it():
 
 
 def test_missing_annotations_name_the_loader_file_and_tools(tmp_path):
-    cfg = _cfg()
-    set_data_root(cfg, str(tmp_path), old='old/')
+    cfg = read_config(_cfg(), {'data_root': str(tmp_path)})
     with pytest.raises(SystemExit) as e:
         ensure_data(cfg)
     assert str(e.value).startswith(f'train_dataloader.dataset.ann_file: {tmp_path}/DL_info.csv not found')

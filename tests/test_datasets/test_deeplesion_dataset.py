@@ -5,9 +5,9 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet.registry import DATASETS
+from mmdet3dctx.apis import read_config
 from mmdet3dctx.datasets import DeepLesionDataset, DLInfoError
 from mmdet3dctx.datasets.deeplesion_coco import key_slices_to_coco
 from mmdet3dctx.datasets.dl_info import group_key_slices, load_key_slices, read_dl_info
@@ -101,7 +101,7 @@ def synthetic(tmp_path_factory):
 
 
 def _dataset_from_config(name, root, loader='train_dataloader'):
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg = read_config(osp.join(CONFIGS, name))
     ds = cfg[loader].dataset
     ds.data_root = root
     return DATASETS.build(ds), cfg
@@ -142,7 +142,7 @@ def test_mask_and_mp3d_configs(synthetic, tmp_path):
     assert cfg.num_slices == 9 and cfg.input_slice_interval == 2.5 and tuple(cfg.window) == (-1024, 1050)
     out = ds[0]
     assert out['inputs'].shape[0] == 9 and out['inputs'].shape[1] in (448, 512, 576)
-    cfg = Config.fromfile(osp.join(CONFIGS, 'deeplesion_mask.py'))
+    cfg = read_config(osp.join(CONFIGS, 'deeplesion_mask.py'))
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.update(data_root=synthetic, ann_file='DL_info.csv', ellipse_masks=True)
     out = DATASETS.build(ds_cfg)[0]
@@ -152,11 +152,11 @@ def test_mask_and_mp3d_configs(synthetic, tmp_path):
 
 def test_data_root_from_environment(monkeypatch):
     monkeypatch.setenv('DEEPLESION_ROOT', '/somewhere/DeepLesion')
-    cfg = Config.fromfile(osp.join(CONFIGS, 'deeplesion.py'))
+    cfg = read_config(osp.join(CONFIGS, 'deeplesion.py'))
     assert cfg.data_root == '/somewhere/DeepLesion'
     assert cfg.test_dataloader.dataset.data_root == '/somewhere/DeepLesion'
     monkeypatch.delenv('DEEPLESION_ROOT')
-    assert Config.fromfile(osp.join(CONFIGS, 'deeplesion.py')).data_root == 'data/DeepLesion'
+    assert read_config(osp.join(CONFIGS, 'deeplesion.py')).data_root == 'data/DeepLesion'
 
 
 def test_load_key_slices_agrees_with_the_dataset(synthetic):

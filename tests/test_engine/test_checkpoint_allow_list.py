@@ -122,11 +122,10 @@ def test_safe_runner_reads_without_preparation(tmp_path, forget_allow_list):
 def test_study_detector_reads_without_preparation(tmp_path, forget_allow_list):
     """The inference detector loads a Runner's checkpoint of its config (weights as saved, model in eval mode)."""
     from mmdet.registry import MODELS
-    from mmengine.config import Config
-
+    from mmdet3dctx.apis import read_config
     from mmdet3dctx.inference import CTStudyDetector
     from mmdet3dctx.utils import get_config_path
-    cfg = Config.fromfile(get_config_path('demo/a3d_7slice_synthetic.py'))
+    cfg = read_config(get_config_path('demo/a3d_7slice_synthetic.py'))
     saved = {k: torch.randn_like(v) if v.is_floating_point() else v
              for k, v in MODELS.build(cfg.model).state_dict().items()}
     path = _mmengine_checkpoint(tmp_path / 'det.pth', saved)

@@ -99,8 +99,8 @@ def test_same_findings_whatever_the_patient_position_or_format(tmp_path):
     affine[:3, 3] = [100 - 63 * 0.6, 90 - 63 * 0.7, 0.0]
     nib.save(nib.Nifti1Image(np.ascontiguousarray(hu.transpose(2, 1, 0)[::-1, ::-1]), affine),
              str(tmp_path / 'ct.nii.gz'))
-    from mmengine.config import Config
-    cfg = Config.fromfile(CONFIG)
+    from mmdet3dctx.apis import read_config
+    cfg = read_config(CONFIG)
     cfg.model.test_cfg.rcnn.max_per_img = 5
     detector = CTStudyDetector(cfg, None, score_thr=0.0, batch_size=5)
     results = []
@@ -126,9 +126,9 @@ def test_infer_bad_arguments(study, tmp_path, infer):
 
 
 def test_infer_pipeline_matches_training_loader_arguments():
-    from mmengine.config import Config
+    from mmdet3dctx.apis import read_config
     from mmdet3dctx.inference import inference_pipeline
-    cfg = Config.fromfile(CONFIG)
+    cfg = read_config(CONFIG)
     steps = inference_pipeline(cfg.test_dataloader.dataset.pipeline)
     load = [s for s in cfg.test_dataloader.dataset.pipeline if s['type'] == 'LoadDeepLesionSlices'][0]
     assert steps[0] == dict(type='LoadCTVolumeSlices', num_slices=load['num_slices'],

@@ -8,6 +8,7 @@ from mmengine.structures import InstanceData
 
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
+from mmdet3dctx.apis import read_config
 
 DEMO_CONFIG = 'configs/demo/a3d_7slice_synthetic.py'
 
@@ -51,7 +52,7 @@ def tiny_cfg_argv(**extra):
 
 def tiny_model_cfg(context_conv=dict(type='A3DConv'), num_slices=3, config=DEMO_CONFIG):
     """The demo model shrunk further, for ``num_slices`` slices."""
-    cfg = Config(dict(model=copy.deepcopy(Config.fromfile(config).model)))
+    cfg = Config(dict(model=copy.deepcopy(read_config(config).model)))
     cfg.merge_from_dict({f'model.{k}': v for k, v in TINY_MODEL_OPTIONS.items()})
     model = cfg.model
     model.backbone.num_slices = num_slices

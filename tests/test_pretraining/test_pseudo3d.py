@@ -6,9 +6,9 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet.registry import DATASETS, MODELS, TRANSFORMS
+from mmdet3dctx.apis import read_config
 from mmdet3dctx.testing import make_synthetic_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -97,7 +97,7 @@ def test_make_synthetic_coco_tool(tmp_path, capsys, load_tool):
 
 def test_coco_dataset_pseudo3d_pipeline(coco_root):
     """Images become (3, H, W) slice stacks R, G, B; boxes, masks and labels are those of the RGB pipeline."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/a3d_coco_pseudo3d_synthetic.py'))
+    cfg = read_config(osp.join(ROOT, 'configs/demo/a3d_coco_pseudo3d_synthetic.py'))
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = coco_root
     ds_cfg.pipeline = [p for p in ds_cfg.pipeline if p['type'] != 'RandomFlip']
@@ -123,7 +123,7 @@ def test_coco_dataset_pseudo3d_pipeline(coco_root):
 @pytest.mark.parametrize('name', ['pretrain/mp3d63_coco_pseudo3d.py', 'pretrain/a3d_densenet_coco_pseudo3d.py',
                                   'demo/a3d_coco_pseudo3d_synthetic.py', 'demo/mp3d18_coco_pseudo3d_synthetic.py'])
 def test_pretrain_configs_build_and_train_step(name, coco_root):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+    cfg = read_config(osp.join(ROOT, 'configs', name))
     assert cfg.model.roi_head.bbox_head.num_classes == 80 and cfg.model.roi_head.mask_head.num_classes == 80
     assert cfg.model.neck.reduction.num_slices == 3
     assert cfg.train_dataloader.dataset.type == 'CocoDataset'

@@ -9,10 +9,10 @@ from urllib.error import URLError
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet.models.backbones.swin import swin_converter
 from mmdet.registry import MODELS
+from mmdet3dctx.apis import read_config
 from mmdet3dctx.utils import read_state_dict
 from .published import densenet121_torchvision, resnet50_mmdet, resnet50_torchvision, swin_tiny_original
 
@@ -38,10 +38,7 @@ def no_download(monkeypatch, tmp_path):
 
 def _config(name, **options):
     """The config as ``tools/train.py CONFIG --cfg-options KEY=VALUE ...`` reads it."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
+    return read_config(osp.join(ROOT, 'configs', name), options)
 
 
 def _init_from(name, checkpoint, **options):

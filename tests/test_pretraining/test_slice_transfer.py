@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from mmdet.registry import MODELS
+from mmdet3dctx.apis import read_config
 from mmdet3dctx.ops import A3DConv
 from mmdet3dctx.pretraining.slice_transfer import (transfer_a3d_matrix, transfer_depth_kernel,
                                                    transfer_state_dict)
@@ -242,7 +243,7 @@ def test_transfer_weights_tool_ignores_the_targets_2d_weights(tmp_path, monkeypa
 def test_mp3d_gtm_detector_3_to_9_slices():
     """MP3D pseudo-3D COCO model (3 slices, 80 classes) -> 9-slice 1-class lesion detector: the GTM weights of the
     4 levels are mapped by centre inflation, class-specific layers re-initialised, everything else copied."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'mp3d18_coco_pseudo3d_synthetic.py')).model
+    cfg = read_config(osp.join(ROOT, 'configs', 'demo', 'mp3d18_coco_pseudo3d_synthetic.py')).model
     torch.manual_seed(0)
     src = MODELS.build(cfg)
     cfg.neck.reduction.num_slices = 9
@@ -264,7 +265,7 @@ def test_mp3d_paper_chain_from_the_coco_pretraining_config(tmp_path, capsys, too
     """configs/pretrain/mp3d63_coco_pseudo3d.py -> tools/transfer_weights.py -> the checkpoint that
     configs/deeplesion/mp3d63_9slice.py loads (``load_from``), at depth 18 for speed: the GTM weights go from 3 to
     9 slices, the 80-class layers are re-initialised, the mask head (pretraining only) is left out."""
-    pretrain = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', 'mp3d63_coco_pseudo3d.py'))
+    pretrain = read_config(osp.join(ROOT, 'configs', 'pretrain', 'mp3d63_coco_pseudo3d.py'))
     assert pretrain.train_cfg.max_epochs == 72  # as in the paper
     pretrain.model.backbone.depth = 18
     torch.manual_seed(0)
@@ -272,7 +273,7 @@ def test_mp3d_paper_chain_from_the_coco_pretraining_config(tmp_path, capsys, too
     ckpt = tmp_path / 'epoch_72.pth'
     torch.save(dict(meta=dict(epoch=72), state_dict=src.state_dict()), ckpt)
     lesion_path = osp.join(ROOT, 'configs', 'deeplesion', 'mp3d63_9slice.py')
-    lesion = Config.fromfile(lesion_path)
+    lesion = read_config(lesion_path)
     out = tmp_path / 'checkpoints' / 'mp3d63_9slice_from_coco.pth'
     assert lesion.load_from == 'checkpoints/mp3d63_9slice_from_coco.pth'
     argv = [str(ckpt), '--config', lesion_path, '--out', str(out), '--cfg-options', 'model.backbone.depth=18']

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip('mmdet')
-from mmengine.config import Config  # noqa: E402
 
+from mmdet3dctx.apis import read_config  # noqa: E402
 from mmdet3dctx.datasets.dl_info import load_key_slices  # noqa: E402
 from mmdet3dctx.visualization import browse_dataset  # noqa: E402
 from mmdet3dctx.visualization.ct_sample import GT_BOX_COLOR  # noqa: E402
@@ -40,7 +40,7 @@ def key_panel(img):
 
 def test_boxes_drawn_at_the_lesions_of_dl_info(tree, tmp_path):
     """Without the random transforms, the drawn boxes are the CSV's (0-based) boxes, pixel for pixel."""
-    cfg = Config.fromfile(CONFIG)
+    cfg = read_config(CONFIG)
     ds = train_dataset(cfg)
     ds.data_root = tree
     ds.pipeline = [t for t in ds.pipeline if not t['type'].startswith('Random')]

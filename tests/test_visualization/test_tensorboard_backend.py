@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip('mmdet')
 pytest.importorskip('tensorboard', reason='pip install mmdet3dctx[tensorboard] (requirements/tests.txt pins it)')
 import mmdet3dctx  # noqa: E402,F401
+from mmdet3dctx.apis import read_config  # noqa: E402
 from mmdet.registry import RUNNERS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
@@ -33,7 +34,7 @@ def run_toy(work_dir, visualizer):
 
 
 def test_cfg_options_switch_writes_event_files(tmp_path):
-    runtime = Config.fromfile(RUNTIME)
+    runtime = read_config(RUNTIME)
     assert [b['type'] for b in runtime.visualizer.vis_backends] == ['LocalVisBackend']  # off by default
     runtime.merge_from_dict(cli_options('visualizer.vis_backends.0.type=TensorboardVisBackend'))
     assert [b['type'] for b in runtime.visualizer.vis_backends] == ['TensorboardVisBackend']
@@ -47,7 +48,7 @@ def test_cfg_options_switch_writes_event_files(tmp_path):
 
 
 def test_config_switch_keeps_the_local_backend(tmp_path):
-    runtime = Config.fromfile(RUNTIME)
+    runtime = read_config(RUNTIME)
     visualizer = dict(runtime.visualizer.to_dict(),
                       vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
     assert run_toy(tmp_path, visualizer)

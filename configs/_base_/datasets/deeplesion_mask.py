@@ -1,7 +1,6 @@
 # DeepLesion with pseudo-masks for Mask R-CNN (A3D / AlignShift): the data of `deeplesion.py` with the GrabCut masks
-# of `python tools/prepare_deeplesion.py --data-root $DEEPLESION_ROOT` (JSON per split). Without them:
-# `train_dataloader = dict(dataset=dict(ann_file='DL_info.csv', ellipse_masks=True))` (ellipses fitted to the
-# RECIST axes) and `ann_file='DL_info.csv'` for val and test.
+# of `python tools/prepare_deeplesion.py --data-root $DEEPLESION_ROOT` (JSON per split). Without them: `ann_file=
+# 'DL_info.csv'` in the three datasets and `ellipse_masks = True` (ellipses fitted to the RECIST axes, training).
 _base_ = './deeplesion.py'
 
 ann_files = dict(
@@ -18,6 +17,6 @@ train_pipeline = [
 ]
 
 train_dataloader = dict(
-    dataset=dict(ann_file=ann_files['train'], ellipse_masks=ellipse_masks, pipeline=train_pipeline))
+    dataset=dict(ann_file=ann_files['train'], ellipse_masks='${ellipse_masks}', pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(ann_file=ann_files['val']))
 test_dataloader = dict(dataset=dict(ann_file=ann_files['test']))

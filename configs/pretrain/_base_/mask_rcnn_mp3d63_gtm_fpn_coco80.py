@@ -3,13 +3,12 @@
 # statistics), COCO's test-time thresholds.
 _base_ = '../../_base_/models/faster_rcnn_mp3d63_fpn.py'
 
-num_slices = 3
+num_slices = 3  # R, G, B
 num_classes = 80
 pixel_mean, pixel_std = 114.495, 57.63
 
 model = dict(
     data_preprocessor=dict(mean=[pixel_mean], std=[pixel_std], pad_mask=True),
-    neck=dict(reduction=dict(num_slices=num_slices)),
     roi_head=dict(
         bbox_head=dict(num_classes=num_classes),
         mask_roi_extractor=dict(

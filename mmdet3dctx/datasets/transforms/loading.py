@@ -9,6 +9,7 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
+from mmdet3dctx.utils import check_config_resolved
 from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, decode_hu_png, effective_input_slice_interval,
                               interpolation_plan, nearest_existing_slice, neighbour_path, slice_positions,
                               stack_windowed_slices)
@@ -85,6 +86,8 @@ class LoadDeepLesionSlices(BaseTransform):
                  png_decoder: str = 'auto',
                  decode_cache_dir: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
+        check_config_resolved(dict(num_slices=num_slices, input_slice_interval=input_slice_interval, window=window,
+                                   out_range=out_range), 'LoadDeepLesionSlices')
         if num_slices < 1 or num_slices % 2 != 1:
             raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
         if input_slice_interval is not None and not input_slice_interval > 0:

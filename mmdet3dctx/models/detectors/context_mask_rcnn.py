@@ -11,6 +11,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmdet3dctx.ops import call_with_input_slice_interval
+from mmdet3dctx.utils import check_config_resolved
 
 
 @MODELS.register_module()
@@ -44,6 +45,9 @@ class ContextMaskRCNN(MaskRCNN):
                  data_preprocessor: OptConfigType = None,
                  default_input_slice_interval: float = 2.0,
                  init_cfg: OptMultiConfig = None) -> None:
+        check_config_resolved(dict(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
+                                   train_cfg=train_cfg, test_cfg=test_cfg, data_preprocessor=data_preprocessor),
+                              type(self).__name__)
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
                          train_cfg=train_cfg, test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)

@@ -32,12 +32,11 @@ class KeyGroupRPNMaskRCNN(ContextMaskRCNN):
 
     Example:
         >>> import torch
-        >>> from mmengine.config import Config
         >>> from mmdet.registry import MODELS
         >>> from mmdet.utils import register_all_modules
-        >>> import mmdet3dctx.models
+        >>> from mmdet3dctx.apis import read_config
         >>> register_all_modules()
-        >>> cfg = Config.fromfile('configs/demo/3dce_r18_9slice_synthetic.py')  # from the repository root
+        >>> cfg = read_config('configs/demo/3dce_r18_9slice_synthetic.py')  # from the repository root
         >>> model = MODELS.build(cfg.model).eval()
         >>> rpn_x, roi_x = model.extract_rpn_roi_feat(torch.rand(1, 1, 9, 64, 64))
         >>> print([tuple(f.shape) for f in rpn_x], [tuple(f.shape) for f in roi_x] == [tuple(f.shape) for f in rpn_x])

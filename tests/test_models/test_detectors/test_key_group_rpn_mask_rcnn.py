@@ -3,9 +3,9 @@ import copy
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmdet.models.backbones import ResNet
+from mmdet3dctx.apis import read_config
 from mmdet3dctx.engine import cpu_autocast
 from mmdet3dctx.models import ContextMaskRCNN, KeyGroupRPNMaskRCNN
 from ..utils import build, tiny_batch, tiny_model_cfg
@@ -15,7 +15,7 @@ ESM_CONFIG = 'configs/demo/thickened_esm_ssa_r18_9slice_synthetic.py'
 
 
 def model_cfg(config=CONFIG, **overrides):
-    cfg = copy.deepcopy(Config.fromfile(config).model)
+    cfg = copy.deepcopy(read_config(config).model)
     cfg.update(overrides)
     return cfg
 
