@@ -2,7 +2,7 @@
 
 ``import mmdet3dctx`` registers every plugin (models, datasets, transforms, metrics) in MMDetection's
 registries. ``mmdet3dctx.ops`` is pure PyTorch and stays importable where MMDetection is not installed.
-``HAS_MMDET`` is the one test of MMDetection's presence: subpackages with an MMDetection-only part read it
+``HAS_MMDET`` says whether MMDetection is installed: subpackages with an MMDetection-only part read it
 (``from .. import HAS_MMDET``) rather than probing the import themselves.
 """
 from .utils.config_path import get_config_path, get_tool_path

@@ -62,8 +62,8 @@ def nearest_existing_slice(index: int, key: int, exists: Callable[[int], bool]) 
     """The slice that stands in for slice ``index`` when it is missing: ``index`` itself if it exists, else the
     nearest existing slice towards the key slice (the key slice at the latest).
 
-    The one rule of training (``LoadDeepLesionSlices``, missing PNGs) and inference (DeepLesion volumes with
-    gaps in their numbering).
+    Training (``LoadDeepLesionSlices``, missing PNGs) and inference (DeepLesion volumes with gaps in their
+    numbering) both follow it.
     """
     step = 1 if index < key else -1
     while index != key:
@@ -176,8 +176,8 @@ def stack_windowed_slices(plan: Sequence[Tuple[int, int, float]], slice_hu: Call
                           workspace: Optional[dict] = None) -> np.ndarray:
     """The model input: each planned slice interpolated in HU, windowed, stacked on the last axis.
 
-    The one place where training (``LoadDeepLesionSlices``) and inference (``mmdet3dctx.inference``) turn
-    slices into an input, so both give the same array bit for bit.
+    Training (``LoadDeepLesionSlices``) and inference (``mmdet3dctx.inference``) both turn slices into an input
+    here, so both give the same array bit for bit.
 
     Each input slice is computed into its own plane of one ``(D, H, W)`` buffer and windowed while it is in
     cache; a slice is converted to float32 at most once however many interpolations use it, and a plan entry

@@ -1,4 +1,4 @@
-"""The one in-memory form of a CT study every reader returns, with its geometry in patient space (LPS)."""
+"""The in-memory form of a CT study that every reader returns, with its geometry in patient space (LPS)."""
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
