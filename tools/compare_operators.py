@@ -4,9 +4,8 @@ difference to no fusion, and save a FROC plot of all curves.
 
 Each run is `python -m mmdet3dctx.apis.cli train CONFIG --cfg-options randomness.seed=S` then the `test` command
 on its last checkpoint, each in its own process, in <work-dir>/<operator>_<n>slice/seed<S>/ (test report:
-test/froc.json). Finished runs are skipped, so the same
-command resumes an interrupted comparison; a work dir holding other files or runs made with other settings is
-refused, never overwritten.
+test/froc.json). Finished runs are skipped, so the same command resumes an interrupted comparison; a work dir
+holding other files or runs made with other settings is refused, never overwritten.
 
 Examples:
     # DeepLesion (configs/deeplesion/<operator>_<n>slice.py), everything one after the other on this machine
