@@ -115,5 +115,12 @@ setup(
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     cmdclass={'build_py': BuildPyWithMim},
+    # the training and testing commands of tools/train.py and tools/test.py, from the package itself
+    entry_points={
+        'console_scripts': [
+            'mmdet3dctx-train = mmdet3dctx.apis.cli:main_train',
+            'mmdet3dctx-test = mmdet3dctx.apis.cli:main_test',
+        ],
+    },
     zip_safe=False,
 )

@@ -6,10 +6,6 @@ Example:
     python tools/browse_dataset.py configs/deeplesion/a3d_7slice.py --cfg-options data_root=/data/DeepLesion
 """
 import argparse
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv=None):

@@ -2,10 +2,10 @@
 operator and slice count (and seed), then print the FROC table next to the published figures, the paired
 difference to no fusion, and save a FROC plot of all curves.
 
-Each run is `tools/train.py CONFIG --cfg-options randomness.seed=S` then `tools/test.py` on its last checkpoint,
-in <work-dir>/<operator>_<n>slice/seed<S>/ (test report: test/froc.json). Finished runs are skipped, so the same
-command resumes an interrupted comparison; a work dir holding other files or runs made with other settings is
-refused, never overwritten.
+Each run is `python -m mmdet3dctx.apis.cli train CONFIG --cfg-options randomness.seed=S` then the `test` command
+on its last checkpoint, each in its own process, in <work-dir>/<operator>_<n>slice/seed<S>/ (test report:
+test/froc.json). Finished runs are skipped, so the same command resumes an interrupted comparison; a work dir
+holding other files or runs made with other settings is refused, never overwritten.
 
 Examples:
     # DeepLesion (configs/deeplesion/<operator>_<n>slice.py), everything one after the other on this machine
@@ -20,13 +20,12 @@ import os
 import os.path as osp
 import sys
 
-HERE = osp.dirname(osp.abspath(__file__))
-ROOT = osp.dirname(HERE)
-sys.path.insert(0, ROOT)
+from mmdet3dctx.apis.operator_runs import (ComparisonError, commands, execute, plan_runs, prepare_work_dir,
+                                            slurm_script, summarize_runs)
+from mmdet3dctx.evaluation.operator_comparison import OPERATORS
 
-from mmdet3dctx.evaluation.operator_comparison import OPERATORS  # noqa: E402
-from mmdet3dctx.apis.operator_runs import (ComparisonError, commands, execute, plan_runs,  # noqa: E402
-                                            prepare_work_dir, slurm_script, summarize_runs)
+#: The configs beside the tools: <repository>/configs, or mmdet3dctx/.mim/configs of an installed package.
+CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
 
 
 def parse_args(argv=None):
@@ -45,7 +44,7 @@ def parse_args(argv=None):
                         help='the demo model (configs/demo/a3d_7slice_synthetic.py with each operator) on the '
                         'synthetic tree instead of configs/deeplesion/<operator>_<n>slice.py')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                        help='passed to tools/train.py and tools/test.py for every run')
+                        help='passed to the training and the test of every run')
     parser.add_argument('--launcher', choices=['none', 'slurm'], default='none',
                         help='none: run here one after the other; slurm: write <work-dir>/jobs.sh')
     parser.add_argument('--partition', help='Slurm partition (--launcher slurm)')
@@ -66,24 +65,23 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     work_dir = args.work_dir or osp.join('work_dirs', 'compare_operators' + ('_demo' if args.demo else ''))
-    tools_dir = osp.relpath(HERE)
     try:
         runs = plan_runs(args.operators, args.slices, range(args.seeds), work_dir, args.demo, args.data_root,
-                         args.cfg_options, config_dir=osp.relpath(osp.join(ROOT, 'configs', 'deeplesion')),
-                         demo_config=osp.relpath(osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')))
+                         args.cfg_options, config_dir=osp.relpath(osp.join(CONFIGS, 'deeplesion')),
+                         demo_config=osp.relpath(osp.join(CONFIGS, 'demo', 'a3d_7slice_synthetic.py')))
         if args.dry_run:
-            print('\n'.join(commands(runs, sys.executable, tools_dir)) or 'every run has finished')
+            print('\n'.join(commands(runs, sys.executable)) or 'every run has finished')
             return 0
         prepare_work_dir(work_dir, runs, record=not args.collect)
         failed = []
         if args.launcher == 'slurm':
             script = osp.join(work_dir, 'jobs.sh')
             with open(script + '.tmp', 'w') as f:
-                f.write(slurm_script(runs, args.partition, args.gpus, tools_dir=tools_dir))
+                f.write(slurm_script(runs, args.partition, args.gpus))
             os.replace(script + '.tmp', script)
             print(f'wrote {script}: run it from {osp.abspath(".")} (bash {script})')
         elif not args.collect:
-            failed = execute(runs, sys.executable, tools_dir)
+            failed = execute(runs, sys.executable)
         name = f'synthetic tree ({args.data_root or "demo"}), demo model' if args.demo else \
             f'DeepLesion test split ({args.data_root or "config data_root"})'
         summarize_runs(runs, work_dir, name)

@@ -10,10 +10,10 @@ import argparse
 import json
 import os.path as osp
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmdet3dctx.apis import build_runner, build_test_cfg, last_checkpoint, run_train
+from mmdet3dctx.apis.cli import command_argv
 
 DEFAULT_CONFIG = 'configs/demo/a3d_7slice_synthetic.py'
 BASELINE_CONFIG = 'configs/demo/nofusion_7slice_synthetic.py'
@@ -31,25 +31,28 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def run_one(config: str, work_dir: str, cfg_options=None) -> dict:
-    """Train then test ``config`` in this process; returns the FROC report (``froc.json``)."""
-    from mmdet3dctx.apis import build_runner, build_train_cfg
-    cfg = build_train_cfg(config, work_dir=work_dir, cfg_options=cfg_options)
-    evaluator = cfg.test_evaluator
-    if isinstance(evaluator, dict) and evaluator.get('type') == 'DeepLesionMetric':
-        evaluator['out_dir'] = cfg.work_dir
-    cfg.experiment_name = f'{osp.splitext(osp.basename(config))[0]}_{time.strftime("%Y%m%d_%H%M%S")}'
-    runner = build_runner(cfg)
-    runner.train()
-    runner.test()
-    with open(osp.join(cfg.work_dir, 'froc.json')) as f:
+def read_froc(work_dir: str) -> dict:
+    """The FROC report the test wrote into ``work_dir`` (``froc.json``)."""
+    with open(osp.join(work_dir, 'froc.json')) as f:
         return json.load(f)
 
 
-def _options_argv(cfg_options):
-    if not cfg_options:
-        return []
-    return ['--cfg-options'] + [f'{k}={v}' for k, v in cfg_options.items()]
+def run_one(config: str, work_dir: str, cfg_options=None) -> dict:
+    """Train ``config``, then test its last checkpoint, in this process; returns the FROC report."""
+    run_train(config, work_dir=work_dir, cfg_options=cfg_options)
+    cfg = build_test_cfg(config, last_checkpoint(work_dir), work_dir=work_dir, cfg_options=cfg_options)
+    build_runner(cfg).test()
+    return read_froc(work_dir)
+
+
+def run_one_in_processes(config: str, work_dir: str, cfg_options=None) -> dict:
+    """As :func:`run_one`, the training and the test each in a new process (their own logger and visualizer
+    instances): the ``train`` and ``test`` commands of ``mmdet3dctx.apis.cli``."""
+    options = ['--cfg-options'] + [f'{k}={v}' for k, v in cfg_options.items()] if cfg_options else []
+    subprocess.run(command_argv('train', [config, '--work-dir', work_dir] + options), check=True)
+    subprocess.run(command_argv('test', [config, last_checkpoint(work_dir), '--work-dir', work_dir] + options),
+                   check=True)
+    return read_froc(work_dir)
 
 
 def main(argv=None):
@@ -65,13 +68,8 @@ def main(argv=None):
         else:
             work_dir = osp.join(args.work_dir or osp.join('work_dirs', 'demo'), name)
         t0 = time.time()
-        if len(configs) == 1:
-            reports[name] = run_one(config, work_dir, args.cfg_options)
-        else:  # one process per model: independent logger/visualizer instances
-            cmd = [sys.executable, osp.abspath(__file__), '--config', config, '--work-dir', work_dir]
-            subprocess.run(cmd + _options_argv(args.cfg_options), check=True)
-            with open(osp.join(work_dir, 'froc.json')) as f:
-                reports[name] = json.load(f)
+        run = run_one if len(configs) == 1 else run_one_in_processes
+        reports[name] = run(config, work_dir, args.cfg_options)
         times[name] = time.time() - t0
     print('\n' + format_froc_table(reports), flush=True)
     for name, report in reports.items():

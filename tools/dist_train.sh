@@ -1,11 +1,5 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NUM_PROCS [tools/train.py options]
-# Works on GPUs (NCCL) and on CPU (gloo; tools/train.py sets the process group up itself).
-CONFIG=$1
-NPROCS=$2
-PORT=${PORT:-29500}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-$PYTHON -m torch.distributed.run --nproc_per_node="$NPROCS" --master_port="$PORT" \
-    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+# Works on GPUs (NCCL) and on CPU (gloo; the training sets the process group up itself). PORT: the master port.
+exec "${PYTHON:-python}" -m torch.distributed.run --nproc_per_node="$2" --master_port="${PORT:-29500}" \
+    "$(dirname "$0")/train.py" "$1" --launcher pytorch "${@:3}"

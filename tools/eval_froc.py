@@ -1,15 +1,9 @@
 """Evaluate saved DeepLesion detections with the FROC protocol of the field; compare several runs.
 
-Results files (one per run, format by extension):
-
-* ``.pkl``/``.pickle``: MMDetection's ``tools/test.py --out`` dump (a list of data-sample dicts with
-  ``pred_instances.bboxes/scores`` in original image coordinates and ``file_name`` or ``img_path``);
-* ``.csv``: rows ``file_name,x1,y1,x2,y2,score`` (a header row is optional);
-* ``.json``: a list of ``{"file_name": ..., "x1": ..., "y1": ..., "x2": ..., "y2": ..., "score": ...}``
-  objects (or of 6-element lists in that order).
-
-Boxes are 0-based pixel coordinates of the original 512x512 key slice (the CSV's 1-based values minus 1, as
-everywhere in the toolkit). Ground truth: ``DL_info.csv`` or the prepared COCO-style JSON
+Results files (one per run, format by extension): ``.pkl``/``.pickle`` (``tools/test.py --out``), ``.csv`` rows
+``file_name,x1,y1,x2,y2,score`` (a header row is optional) or ``.json`` (a list of objects with those keys, or of
+6-element lists), boxes in 0-based pixel coordinates of the original key slice (read by
+mmdet3dctx.evaluation.detection_results). Ground truth: ``DL_info.csv`` or the prepared COCO-style JSON
 (``annotations/deeplesion_<split>.json``), lesions flagged noisy excluded. Key slices without detections count
 (as images with no detection); a detection on an image that is not in the split is an error.
 
@@ -19,27 +13,17 @@ Example::
         --data-root data/DeepLesion --split test --labels A3D MP3D --out-dir work_dirs/compare
 """
 import argparse
-import csv
-import json
-import math
 import os
 import os.path as osp
-import pickle
 import sys
 from collections import OrderedDict
-from typing import Dict, List
+from typing import List
 
-import numpy as np
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmdet3dctx.evaluation.deeplesion_eval import (SUBGROUPS, evaluate_deeplesion, format_froc_table,  # noqa: E402
-                                                   make_record)
-from mmdet3dctx.evaluation.froc import DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS  # noqa: E402
-
-
-class EvalError(Exception):
-    """A user-facing error: bad input file, unknown image, malformed row."""
+from mmdet3dctx.datasets.dl_info import SPLITS
+from mmdet3dctx.evaluation.deeplesion_eval import SUBGROUPS, evaluate_deeplesion, format_froc_table
+from mmdet3dctx.evaluation.detection_results import (EvalError, build_records, find_ann_file, load_ground_truth,
+                                                     read_results)
+from mmdet3dctx.evaluation.froc import DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS
 
 
 def parse_args(argv=None):
@@ -49,7 +33,7 @@ def parse_args(argv=None):
     parser.add_argument('--results', nargs='+', required=True, help='results file(s): .pkl, .csv or .json')
     parser.add_argument('--data-root', help='DeepLesion folder with DL_info.csv or annotations/deeplesion_*.json')
     parser.add_argument('--ann-file', help='DL_info.csv or prepared JSON (overrides --data-root lookup)')
-    parser.add_argument('--split', default='test', choices=['train', 'val', 'test', 'all'],
+    parser.add_argument('--split', default='test', choices=[*SPLITS, 'all'],
                         help='Train_Val_Test split to evaluate on (default: test)')
     parser.add_argument('--labels', nargs='+', help='one name per results file (default: file names)')
     parser.add_argument('--out-dir', help='write <label>.froc.json per run and froc.png (all runs) here')
@@ -69,163 +53,6 @@ def parse_args(argv=None):
     if args.labels and len(args.labels) != len(args.results):
         parser.error(f'{len(args.labels)} labels for {len(args.results)} results files')
     return args
-
-
-def find_ann_file(data_root: str, split: str) -> str:
-    """``DL_info.csv`` in the data root, else the prepared JSON of the split."""
-    candidates = [osp.join(data_root, 'DL_info.csv')]
-    if split != 'all':
-        candidates.append(osp.join(data_root, 'annotations', f'deeplesion_{split}.json'))
-    for path in candidates:
-        if osp.isfile(path):
-            return path
-    raise EvalError(f'no annotation file in {data_root}: looked for {", ".join(candidates)}')
-
-
-def load_ground_truth(ann_file: str, split: str) -> 'OrderedDict[str, dict]':
-    """Key slices of the split, noisy lesions removed (and key slices left without lesions), by file name."""
-    code = None if split == 'all' else {'train': 1, 'val': 2, 'test': 3}[split]
-    if ann_file.lower().endswith('.json'):
-        from mmdet3dctx.datasets.deeplesion_coco import load_coco_key_slices
-        infos = load_coco_key_slices(ann_file)
-    else:
-        from mmdet3dctx.datasets.dl_info import load_key_slices
-        infos = load_key_slices(ann_file, split=None, skip_noisy=False)
-    out = OrderedDict()
-    for info in infos:
-        if code is not None and info['split'] != code:
-            continue
-        lesions = [ins for ins in info['instances'] if not ins['noisy']]
-        if lesions:
-            out[info['file_name']] = dict(info, instances=lesions)
-    if not out:
-        raise EvalError(f'{ann_file}: no key slice with a non-noisy lesion in split {split!r}')
-    return out
-
-
-def _number(value, where: str, what: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise EvalError(f'{where}: {what} {value!r} is not a number') from None
-    if not math.isfinite(x):
-        raise EvalError(f'{where}: {what} is {value!r}, not a finite number')
-    return x
-
-
-def _box_row(name, values, where: str) -> tuple:
-    if not isinstance(name, str) or not name.strip():
-        raise EvalError(f'{where}: missing file_name')
-    x1, y1, x2, y2, score = (_number(v, where, k) for v, k in zip(values, ('x1', 'y1', 'x2', 'y2', 'score')))
-    if x2 < x1 or y2 < y1:
-        raise EvalError(f'{where}: box ({x1}, {y1}, {x2}, {y2}) has x2 < x1 or y2 < y1')
-    return name.strip(), [x1, y1, x2, y2, score]
-
-
-def read_csv_results(path: str) -> List[tuple]:
-    rows = []
-    with open(path, newline='') as f:
-        for line_no, cells in enumerate(csv.reader(f), start=1):
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            if line_no == 1 and cells[0].strip().lower() == 'file_name':
-                continue
-            if len(cells) != 6:
-                raise EvalError(f'{path}, row {line_no}: expected 6 cells file_name,x1,y1,x2,y2,score, '
-                                f'got {len(cells)}')
-            rows.append(_box_row(cells[0], cells[1:], f'{path}, row {line_no}'))
-    return rows
-
-
-def read_json_results(path: str) -> List[tuple]:
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise EvalError(f'{path}: not valid JSON ({e})') from None
-    if not isinstance(data, list):
-        raise EvalError(f'{path}: expected a list of detections')
-    rows = []
-    for i, item in enumerate(data):
-        where = f'{path}, entry {i}'
-        if isinstance(item, dict):
-            missing = [k for k in ('file_name', 'x1', 'y1', 'x2', 'y2', 'score') if k not in item]
-            if missing:
-                raise EvalError(f'{where}: missing {missing}')
-            rows.append(_box_row(item['file_name'], [item[k] for k in ('x1', 'y1', 'x2', 'y2', 'score')], where))
-        elif isinstance(item, (list, tuple)) and len(item) == 6:
-            rows.append(_box_row(item[0], item[1:], where))
-        else:
-            raise EvalError(f'{where}: expected an object with file_name, x1, y1, x2, y2, score')
-    return rows
-
-
-def _to_numpy(x) -> np.ndarray:
-    if hasattr(x, 'detach'):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
-def read_pickle_results(path: str) -> Dict[str, np.ndarray]:
-    with open(path, 'rb') as f:
-        try:
-            data = pickle.load(f)
-        except Exception as e:  # a truncated or foreign file
-            raise EvalError(f'{path}: cannot unpickle ({type(e).__name__}: {e})') from None
-    if not isinstance(data, list):
-        raise EvalError(f'{path}: expected the list of data samples written by tools/test.py --out')
-    out = {}
-    for i, sample in enumerate(data):
-        where = f'{path}, sample {i}'
-        if hasattr(sample, 'to_dict'):
-            sample = sample.to_dict()
-        if not isinstance(sample, dict) or 'pred_instances' not in sample:
-            raise EvalError(f'{where}: no pred_instances')
-        name = sample.get('file_name')
-        if not name and sample.get('img_path'):
-            path_ = sample['img_path']
-            name = f'{osp.basename(osp.dirname(path_))}_{osp.basename(path_)}'
-        if not name:
-            raise EvalError(f'{where}: neither file_name nor img_path')
-        pred = sample['pred_instances']
-        get = pred.get if isinstance(pred, dict) else (lambda k: getattr(pred, k, None))
-        bboxes, scores = get('bboxes'), get('scores')
-        if bboxes is None or scores is None:
-            raise EvalError(f'{where} ({name}): pred_instances lacks bboxes or scores')
-        bboxes = _to_numpy(bboxes).reshape(-1, 4)
-        scores = _to_numpy(scores).reshape(-1, 1)
-        if bboxes.shape[0] != scores.shape[0] or not np.isfinite(bboxes).all() or not np.isfinite(scores).all():
-            raise EvalError(f'{where} ({name}): malformed boxes/scores (shapes {bboxes.shape}, {scores.shape} '
-                            'or non-finite values)')
-        if name in out:
-            raise EvalError(f'{where}: {name} appears twice')
-        out[name] = np.concatenate([bboxes, scores], axis=1)
-    return out
-
-
-def read_results(path: str) -> Dict[str, np.ndarray]:
-    """Detections by file name, ``(N, 5)`` arrays ``[x1, y1, x2, y2, score]``."""
-    if not osp.isfile(path):
-        raise EvalError(f'results file not found: {path}')
-    ext = osp.splitext(path)[1].lower()
-    if ext in ('.pkl', '.pickle'):
-        return read_pickle_results(path)
-    if ext not in ('.csv', '.json'):
-        raise EvalError(f'{path}: unknown results format {ext!r} (use .pkl, .csv or .json)')
-    rows = read_csv_results(path) if ext == '.csv' else read_json_results(path)
-    by_name: Dict[str, list] = {}
-    for name, box in rows:
-        by_name.setdefault(name, []).append(box)
-    return {name: np.array(boxes, dtype=np.float64) for name, boxes in by_name.items()}
-
-
-def build_records(gt: 'OrderedDict[str, dict]', dets: Dict[str, np.ndarray], results_path: str) -> List[dict]:
-    unknown = [name for name in dets if name not in gt]
-    if unknown:
-        shown = ', '.join(unknown[:5]) + (f' and {len(unknown) - 5} more' if len(unknown) > 5 else '')
-        raise EvalError(f'{results_path}: {len(unknown)} image(s) not in the ground truth split: {shown}')
-    return [make_record(name, dets.get(name, np.zeros((0, 5))), info['instances'],
-                        info.get('slice_interval'), info.get('split')) for name, info in gt.items()]
 
 
 def unique_labels(paths: List[str]) -> List[str]:

@@ -12,16 +12,13 @@ test pipeline); 2D detections on consecutive slices are linked into 3D findings.
 """
 import argparse
 import logging
-import os
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmdet3dctx.evaluation.operating_point import resolve_score_threshold  # noqa: E402
+from mmdet3dctx.evaluation.operating_point import resolve_score_threshold
+from mmdet3dctx.io import VOLUME_FORMATS, read_volume
 
 
 def parse_args(argv=None):
@@ -36,7 +33,8 @@ def parse_args(argv=None):
     p.add_argument('--slices', default='all', help="'all' or A:B (volume slice indices, B exclusive)")
     p.add_argument('--batch', type=int, default=8, help='slices per forward pass')
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda:0'")
-    p.add_argument('--format', choices=('auto', 'dicom', 'nifti', 'deeplesion'), default='auto')
+    p.add_argument('--format', choices=('auto', ) + VOLUME_FORMATS, default='auto',
+                   help='how to read STUDY (default: from the path, see mmdet3dctx.io.read_volume)')
     p.add_argument('--series', '--series-uid', dest='series', default=None,
                    help='SeriesInstanceUID of the series to read (default: the axial CT series with most slices)')
     p.add_argument('--spacing', type=float, nargs=3, metavar=('Z', 'Y', 'X'),
@@ -52,28 +50,6 @@ def parse_args(argv=None):
     if len(args.paths) != expected:
         p.error('give STUDY with --list-series' if args.list_series else 'give CONFIG CKPT STUDY')
     return args
-
-
-def input_format(path: str, fmt: str = 'auto') -> str:
-    if fmt != 'auto':
-        return fmt
-    if osp.isfile(path) and (path.endswith('.nii') or path.endswith('.nii.gz')):
-        return 'nifti'
-    if osp.isdir(path) and any(n.endswith('.png') and n[:-4].isdigit() for n in os.listdir(path)):
-        return 'deeplesion'
-    if osp.exists(path):
-        return 'dicom'
-    raise SystemExit(f'error: {path}: no such folder or file (a DICOM folder or file, or a .nii/.nii.gz file)')
-
-
-def read_volume(args, path: str):
-    from mmdet3dctx.io import read_deeplesion_series, read_dicom_series, read_nifti
-    fmt = input_format(path, args.format)
-    if fmt == 'nifti':
-        return read_nifti(path)
-    if fmt == 'deeplesion':
-        return read_deeplesion_series(path, spacing=args.spacing and tuple(args.spacing), dl_info=args.dl_info)
-    return read_dicom_series(path, series_uid=args.series)
 
 
 def list_series(path: str) -> None:
@@ -125,7 +101,8 @@ def main(argv=None):
                          '--out-dir or pass --overwrite')
     t_start = time.perf_counter()
     try:
-        volume = read_volume(args, study)
+        volume = read_volume(study, args.format, series_uid=args.series, dl_info=args.dl_info,
+                             spacing=args.spacing and tuple(args.spacing))
     except (ValueError, FileNotFoundError) as e:  # DicomSeriesError is a ValueError
         raise SystemExit(f'error: {e}')
     t_read = time.perf_counter() - t_start

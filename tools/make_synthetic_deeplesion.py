@@ -8,7 +8,7 @@ import os.path as osp
 import sys
 import time
 
-from mmdet3dctx.datasets.dl_info import load_key_slices, split_counts
+from mmdet3dctx.datasets.dl_info import SPLITS, load_key_slices, split_counts
 from mmdet3dctx.testing import make_synthetic_deeplesion
 
 
@@ -50,8 +50,9 @@ def main(argv=None):
     infos = load_key_slices(osp.join(out, 'DL_info.csv'), skip_noisy=False)
     counts = split_counts(infos)
     lesions = sum(len(i['instances']) for i in infos)
-    print(f'{out}: {args.num_patients} patients, {len(infos)} key slices (train {counts[1]}, val {counts[2]}, '
-          f'test {counts[3]}), {lesions} lesions, {time.perf_counter() - start:.1f} s')
+    per_split = ', '.join(f'{name} {counts[code]}' for name, code in SPLITS.items())
+    print(f'{out}: {args.num_patients} patients, {len(infos)} key slices ({per_split}), {lesions} lesions, '
+          f'{time.perf_counter() - start:.1f} s')
     return 0
 
 

@@ -18,10 +18,8 @@ from collections import Counter
 from mmengine.utils import track_parallel_progress, track_progress
 
 from mmdet3dctx.datasets.deeplesion_coco import key_slices_to_coco
-from mmdet3dctx.datasets.dl_info import DLInfoError, group_key_slices, read_dl_info
+from mmdet3dctx.datasets.dl_info import SPLITS, DLInfoError, group_key_slices, read_dl_info, select_split
 from mmdet3dctx.datasets.recist_masks import key_slice_masks_star as _masks_of_key_slice_star
-
-SPLIT_NAMES = {1: 'train', 2: 'val', 3: 'test'}
 
 
 def parse_args(argv=None):
@@ -42,7 +40,7 @@ def prepare(data_root, ann_file='DL_info.csv', out_dir=None, masks='grabcut', wi
     """Write the per-split JSON files; returns a summary dict (counts per split, mask methods, output paths)."""
     csv_path = ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
     out_dir = out_dir or osp.join(data_root, 'annotations')
-    outputs = {code: osp.join(out_dir, f'deeplesion_{name}.json') for code, name in SPLIT_NAMES.items()}
+    outputs = {name: osp.join(out_dir, f'deeplesion_{name}.json') for name in SPLITS}
     existing = [p for p in outputs.values() if osp.exists(p)]
     if existing and not force:
         raise FileExistsError(f'output exists, pass --force to overwrite: {", ".join(existing)}')
@@ -63,16 +61,16 @@ def prepare(data_root, ann_file='DL_info.csv', out_dir=None, masks='grabcut', wi
             hows[how] += 1
     os.makedirs(out_dir, exist_ok=True)
     summary = dict(outputs={}, key_slices={}, lesions={}, masks=dict(hows), fallbacks=hows.get('ellipse_fallback', 0))
-    for code, path in outputs.items():
-        subset = [info for info in infos if info['split'] == code]
-        coco = key_slices_to_coco(subset, mask_of, description=f'DeepLesion {SPLIT_NAMES[code]} ({masks} masks)')
+    for name, path in outputs.items():
+        subset = select_split(infos, name, skip_noisy=False)  # noisy lesions keep their flag in the JSON
+        coco = key_slices_to_coco(subset, mask_of, description=f'DeepLesion {name} ({masks} masks)')
         tmp = path + '.tmp'
         with open(tmp, 'w') as f:
             json.dump(coco, f)
         os.replace(tmp, path)
-        summary['outputs'][SPLIT_NAMES[code]] = path
-        summary['key_slices'][SPLIT_NAMES[code]] = len(subset)
-        summary['lesions'][SPLIT_NAMES[code]] = len(coco['annotations'])
+        summary['outputs'][name] = path
+        summary['key_slices'][name] = len(subset)
+        summary['lesions'][name] = len(coco['annotations'])
     return summary
 
 

@@ -1,10 +1,12 @@
 """Train and test one detector per 3D-context operator, slice count and seed: the runs behind
 ``tools/compare_operators.py``.
 
-Each run is ``tools/train.py CONFIG --work-dir RUN_DIR --cfg-options randomness.seed=S ...`` followed by
-``tools/test.py CONFIG <last checkpoint> --work-dir RUN_DIR/test ...`` (same options), so its test FROC report
-is ``RUN_DIR/test/froc.json`` (``RUN_DIR/froc.json`` is the last validation's, when the config validates).
-``RUN_DIR`` is ``<work_dir>/<operator>_<n>slice/seed<S>``.
+Each run is ``python -m mmdet3dctx.apis.cli train CONFIG --work-dir RUN_DIR --cfg-options randomness.seed=S ...``
+followed by ``python -m mmdet3dctx.apis.cli test CONFIG <last checkpoint> --work-dir RUN_DIR/test ...`` (same
+options), each in its own process (:func:`~mmdet3dctx.apis.run_train`, :func:`~mmdet3dctx.apis.run_test`), so its
+test FROC report is ``RUN_DIR/test/froc.json`` (``RUN_DIR/froc.json`` is the last validation's, when the config
+validates). ``RUN_DIR`` is ``<work_dir>/<operator>_<n>slice/seed<S>``. The commands name the installed package,
+not files of a checkout: the printed ones (``--dry-run``) and the Slurm jobs run wherever the package is installed.
 
 The comparison is resumable and never writes over work it did not make: the work dir holds a manifest
 (``compare_operators.json``) and every run folder a ``run.json`` with its config and options. A run whose test
@@ -20,11 +22,13 @@ import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
 from mmdet3dctx.evaluation.operator_comparison import OPERATORS
+from .cli import command_argv
+from .train import last_checkpoint
 
 MANIFEST = 'compare_operators.json'
 RUN_FILE = 'run.json'
 TRAIN_DONE = 'train_done.json'
-#: The demo model all demo runs derive from (7 slices, synthetic tree made on first use by tools/train.py).
+#: The demo model all demo runs derive from (7 slices, synthetic tree made on first use by the training).
 DEMO_CONFIG = 'configs/demo/a3d_7slice_synthetic.py'
 
 
@@ -78,7 +82,7 @@ class Run:
         num_slices (int): Slices per input.
         seed (int): ``randomness.seed``.
         config (str): Config file.
-        cfg_options (list[str]): ``key=value`` options for both tools (seed included).
+        cfg_options (list[str]): ``key=value`` options for both commands (seed included).
         work_dir (str): The run's folder.
     """
 
@@ -122,27 +126,25 @@ class Run:
 
     def checkpoint(self) -> str:
         """The last checkpoint of the training (MMEngine's ``last_checkpoint`` file)."""
-        path = osp.join(self.work_dir, 'last_checkpoint')
-        if not osp.isfile(path):
-            raise ComparisonError(f'{self.work_dir}: no last_checkpoint after training')
-        with open(path) as f:
-            ckpt = f.read().strip()
-        if not osp.isfile(ckpt):
-            raise ComparisonError(f'{path} names {ckpt}, which does not exist')
-        return ckpt
+        try:
+            return last_checkpoint(self.work_dir)
+        except FileNotFoundError as e:
+            raise ComparisonError(str(e)) from None
 
     def options_argv(self) -> List[str]:
         return ['--cfg-options'] + self.cfg_options if self.cfg_options else []
 
-    def train_argv(self, tools_dir: str = 'tools', resume: bool = False) -> List[str]:
-        """``tools/train.py`` arguments (after the interpreter)."""
-        return ([osp.join(tools_dir, 'train.py'), self.config, '--work-dir', self.work_dir]
-                + (['--resume'] if resume else []) + self.options_argv())
+    def train_argv(self, python: str = sys.executable, resume: bool = False, launcher: Optional[str] = None
+                   ) -> List[str]:
+        """The training command: ``python -m mmdet3dctx.apis.cli train ...`` (``launcher``: ``--launcher``)."""
+        return command_argv('train', [self.config, '--work-dir', self.work_dir]
+                            + ([f'--launcher={launcher}'] if launcher else []) + (['--resume'] if resume else [])
+                            + self.options_argv(), python)
 
-    def test_argv(self, checkpoint: str, tools_dir: str = 'tools') -> List[str]:
-        """``tools/test.py`` arguments (after the interpreter)."""
-        return [osp.join(tools_dir, 'test.py'), self.config, checkpoint, '--work-dir', self.test_dir
-                ] + self.options_argv()
+    def test_argv(self, checkpoint: str, python: str = sys.executable) -> List[str]:
+        """The test command of ``checkpoint``: ``python -m mmdet3dctx.apis.cli test ...``."""
+        return command_argv('test', [self.config, checkpoint, '--work-dir', self.test_dir] + self.options_argv(),
+                            python)
 
 
 def plan_runs(operators: Sequence[str], slices: Sequence[int], seeds: Sequence[int], work_dir: str,
@@ -253,17 +255,17 @@ def _tail(path: str, lines: int = 15) -> str:
         return ''.join(f.readlines()[-lines:])
 
 
-def execute(runs: Sequence[Run], python: str = sys.executable, tools_dir: str = 'tools',
-            call: Callable[[List[str], str], int] = run_logged, log: Callable[[str], None] = print) -> List[Run]:
-    """Train and test the runs one after the other, skipping what is complete.
+def execute(runs: Sequence[Run], python: str = sys.executable, call: Callable[[List[str], str], int] = run_logged,
+            log: Callable[[str], None] = print) -> List[Run]:
+    """Train and test the runs one after the other, each training and each test in a child process, skipping what
+    is complete.
 
-    The output of each tool goes to ``RUN_DIR/train.log`` and ``RUN_DIR/test.log``; a failure prints the end of
+    The output of each command goes to ``RUN_DIR/train.log`` and ``RUN_DIR/test.log``; a failure prints the end of
     the log and the comparison goes on with the next run.
 
     Args:
         runs (Sequence[Run]): From :func:`plan_runs` (after :func:`prepare_work_dir`).
-        python (str): Interpreter. Defaults to this one.
-        tools_dir (str): Folder of ``train.py``/``test.py``. Defaults to ``'tools'``.
+        python (str): Interpreter of the child processes. Defaults to this one.
         call (callable): ``call(argv, log_file)`` runs a command and returns its exit status. Defaults to
             :func:`run_logged`.
         log (callable): Progress messages. Defaults to ``print``.
@@ -278,7 +280,7 @@ def execute(runs: Sequence[Run], python: str = sys.executable, tools_dir: str = 
             log(f'[{i}/{len(runs)}] {run.name}: done ({run.froc_json})')
             continue
         if state in ('new', 'partial'):
-            argv = [python] + run.train_argv(tools_dir, resume=state == 'partial')
+            argv = run.train_argv(python, resume=state == 'partial')
             log_file = osp.join(run.work_dir, 'train.log')
             log(f'[{i}/{len(runs)}] {run.name}: {"resuming" if state == "partial" else "training"} (output in '
                 f'{log_file}): ' + ' '.join(shlex.quote(a) for a in argv))
@@ -287,7 +289,7 @@ def execute(runs: Sequence[Run], python: str = sys.executable, tools_dir: str = 
                 failed.append(run)
                 continue
             _write_json(osp.join(run.work_dir, TRAIN_DONE), dict(checkpoint=run.checkpoint()))
-        argv = [python] + run.test_argv(run.checkpoint(), tools_dir)
+        argv = run.test_argv(run.checkpoint(), python)
         log_file = osp.join(run.work_dir, 'test.log')
         log(f'[{i}/{len(runs)}] {run.name}: testing (output in {log_file}): '
             + ' '.join(shlex.quote(a) for a in argv))
@@ -297,55 +299,54 @@ def execute(runs: Sequence[Run], python: str = sys.executable, tools_dir: str = 
     return failed
 
 
-def commands(runs: Sequence[Run], python: str = 'python', tools_dir: str = 'tools') -> List[str]:
+def _shell(argv: Sequence[str], run: Run) -> str:
+    """``argv`` as a shell command; ``@CKPT@`` becomes the checkpoint the run's ``last_checkpoint`` file names when
+    the line runs."""
+    ckpt = f'"$(cat {shlex.quote(osp.join(run.work_dir, "last_checkpoint"))})"'
+    return ' '.join(ckpt if a == '@CKPT@' else shlex.quote(a) for a in argv)
+
+
+def commands(runs: Sequence[Run], python: str = 'python') -> List[str]:
     """Shell lines that train then test each unfinished run on this machine (what :func:`execute` runs)."""
-    lines = []
-    for run in runs:
-        if run.state() == 'done':
-            continue
-        train = ' '.join(shlex.quote(a) for a in [python] + run.train_argv(tools_dir, resume=True))
-        ckpt = f'"$(cat {shlex.quote(osp.join(run.work_dir, "last_checkpoint"))})"'
-        test = ' '.join([shlex.quote(python)] + [shlex.quote(a) if a != '@CKPT@' else ckpt
-                                                 for a in run.test_argv('@CKPT@', tools_dir)])
-        lines.append(f'{train} && {test}')
-    return lines
+    return [f'{_shell(run.train_argv(python, resume=True), run)} && {_shell(run.test_argv("@CKPT@", python), run)}'
+            for run in runs if run.state() != 'done']
 
 
 def slurm_script(runs: Sequence[Run], partition: str, gpus: int = 4, gpus_per_node: Optional[int] = None,
-                 python: str = 'python', tools_dir: str = 'tools') -> str:
-    """A shell script with one line per unfinished run: ``tools/slurm_train.sh`` (``--resume``: a re-submitted
-    line continues from the last checkpoint), then ``tools/test.py`` on one GPU through ``srun``.
+                 python: str = 'python') -> str:
+    """A shell script with one line per unfinished run: the training on ``gpus`` GPUs through ``srun`` (``--resume``:
+    a re-submitted line continues from the last checkpoint), then the test of its last checkpoint on one GPU.
 
     Args:
         runs (Sequence[Run]): The runs.
         partition (str): Slurm partition.
         gpus (int): GPUs per training. Defaults to 4 (the A3D recipe's 4 x 2 images).
         gpus_per_node (int, optional): Defaults to ``min(gpus, 8)``.
-        python (str): Interpreter on the cluster. Defaults to ``'python'``.
-        tools_dir (str): Defaults to ``'tools'``.
+        python (str): Interpreter on the cluster, with mmdet3dctx installed. Defaults to ``'python'``.
 
     Returns:
-        str: The script (run it from the repository root; lines are independent and may run in parallel).
+        str: The script (run it from the folder the configs and the work dir are named from; lines are independent
+        and may run in parallel).
     """
     gpn = gpus_per_node or min(gpus, 8)
     lines = ['#!/usr/bin/env bash',
              '# Written by tools/compare_operators.py: one line per run (train, then test its last checkpoint).',
-             '# Run from the repository root; the lines are independent (e.g. one per terminal or job step).',
-             '# Afterwards, the same tools/compare_operators.py command with --collect instead of --launcher',
-             '# prints the tables.',
+             '# Run from the folder the paths are relative to; the lines are independent (e.g. one per terminal or',
+             '# job step). CPUS_PER_TASK (default 5) and SRUN_ARGS reach every srun. Afterwards, the same',
+             '# tools/compare_operators.py command with --collect instead of --launcher prints the tables.',
              'set -e']
     for run in runs:
         if run.state() == 'done':
             continue
         job = f'cmp_{run.operator}_{run.num_slices}s_{run.seed}'
-        train = (f'GPUS={gpus} GPUS_PER_NODE={gpn} PYTHON={shlex.quote(python)} '
-                 + ' '.join(shlex.quote(a) for a in [osp.join(tools_dir, 'slurm_train.sh'), partition, job,
-                                                     run.config, run.work_dir, '--resume'] + run.options_argv()))
-        ckpt = f'"$(cat {shlex.quote(osp.join(run.work_dir, "last_checkpoint"))})"'
-        test = (f'srun -p {shlex.quote(partition)} --job-name={job}_test --gres=gpu:1 --ntasks=1 '
-                + ' '.join([shlex.quote(python), '-u'] + [shlex.quote(a) if a != '@CKPT@' else ckpt
-                                                         for a in run.test_argv('@CKPT@', tools_dir)]))
-        lines.append(f'{train} && \\\n    {test}')
+        srun = f'srun -p {shlex.quote(partition)} --job-name={job}'
+        train, test = run.train_argv(python, resume=True, launcher='slurm'), run.test_argv('@CKPT@', python)
+        train.insert(1, '-u')  # unbuffered: the job's log follows the run
+        test.insert(1, '-u')
+        lines.append(f'{srun} --gres=gpu:{gpn} --ntasks={gpus} --ntasks-per-node={gpn} '
+                     '--cpus-per-task="${CPUS_PER_TASK:-5}" --kill-on-bad-exit=1 ${SRUN_ARGS:-} '
+                     f'{_shell(train, run)} && \\\n'
+                     f'    {srun}_test --gres=gpu:1 --ntasks=1 ${{SRUN_ARGS:-}} {_shell(test, run)}')
     return '\n'.join(lines) + '\n'
 
 
@@ -418,5 +419,4 @@ def summarize_runs(runs: Sequence[Run], work_dir: str, data_name: str = 'DeepLes
 
 
 __all__ = ['ComparisonError', 'DEMO_CONFIG', 'Run', 'demo_options', 'plan_runs', 'prepare_work_dir', 'run_logged',
-           'execute',
-           'commands', 'slurm_script', 'collect', 'summarize_runs']
+           'execute', 'commands', 'slurm_script', 'collect', 'summarize_runs']

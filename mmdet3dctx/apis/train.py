@@ -106,6 +106,22 @@ def build_runner(cfg: Config):
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
 
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint that MMEngine's ``last_checkpoint`` file in ``work_dir`` names (the end of the last training).
+
+    Raises:
+        FileNotFoundError: ``work_dir`` has no ``last_checkpoint`` file, or the file it names is missing.
+    """
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{work_dir}: no last_checkpoint after training')
+    with open(path) as f:
+        ckpt = f.read().strip()
+    if not osp.isfile(ckpt):
+        raise FileNotFoundError(f'{path} names {ckpt}, which does not exist')
+    return ckpt
+
+
 def run_train(config: str, **kwargs):
     """Train as ``tools/train.py`` does; ``kwargs`` as :func:`build_train_cfg`. Returns the runner."""
     runner = build_runner(build_train_cfg(config, **kwargs))

@@ -8,7 +8,7 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmdet3dctx.utils import check_config_resolved
 from .deeplesion_coco import load_coco_key_slices
-from .dl_info import DLInfoError, group_key_slices, parse_split, read_dl_info
+from .dl_info import DLInfoError, group_key_slices, parse_split, read_dl_info, select_split
 from .recist_masks import ellipse_polygon
 
 
@@ -81,13 +81,7 @@ class DeepLesionDataset(BaseDetDataset):
                 info['img_id'] = i + 1
         img_root = self.data_prefix.get('img') or self.data_root or osp.dirname(ann_file)
         data_list = []
-        for info in infos:
-            if self.split_code is not None and info['split'] != self.split_code:
-                continue
-            if self.skip_noisy:
-                info['instances'] = [ins for ins in info['instances'] if not ins['noisy']]
-                if not info['instances']:
-                    continue
+        for info in select_split(infos, self.split_code, self.skip_noisy):
             if self.ellipse_masks:
                 for ins in info['instances']:
                     if 'mask' not in ins:

@@ -47,7 +47,8 @@ LESION_TYPES = {
     8: 'pelvis',
 }
 
-#: ``Train_Val_Test`` codes.
+#: DeepLesion's splits: name -> ``Train_Val_Test`` code (:func:`parse_split` reads either; ``SPLITS.items()`` lists
+#: both).
 SPLITS = {'train': 1, 'val': 2, 'test': 3}
 
 _FILE_NAME_RE = re.compile(r'^(\d+)_(\d+)_(\d+)_(\d+)\.png$')
@@ -88,9 +89,43 @@ def parse_split(split: Union[None, int, str]) -> Optional[int]:
         if split.lower() not in SPLITS:
             raise ValueError(f'split must be one of {sorted(SPLITS)} or 1/2/3, got {split!r}')
         return SPLITS[split.lower()]
-    if int(split) not in (1, 2, 3):
+    if int(split) not in SPLITS.values():
         raise ValueError(f'split must be one of {sorted(SPLITS)} or 1/2/3, got {split!r}')
     return int(split)
+
+
+def select_split(infos: List[dict], split: Union[None, int, str] = None, skip_noisy: bool = True) -> List[dict]:
+    """The key slices of one split, lesions flagged ``Possibly_noisy`` dropped (and key slices left without one).
+
+    :func:`load_key_slices`, :class:`~mmdet3dctx.datasets.DeepLesionDataset` (from the CSV or the COCO-style
+    JSON) and the evaluation of saved detections select their key slices with this function.
+
+    Args:
+        infos (list[dict]): Key slices with all their lesions (:func:`group_key_slices`,
+            :func:`~mmdet3dctx.datasets.deeplesion_coco.load_coco_key_slices`).
+        split (None | int | str): ``'train'``/``'val'``/``'test'`` or 1/2/3 keeps that ``Train_Val_Test`` split;
+            None keeps all. Defaults to None.
+        skip_noisy (bool): Drop lesions flagged ``noisy``, and key slices left with none. Defaults to True.
+
+    Returns:
+        list[dict]: The kept key slices in their order; with ``skip_noisy`` each is a copy of its dict with the
+        kept ``instances``.
+
+    Raises:
+        ValueError: For an unknown split.
+    """
+    code = parse_split(split)
+    out = []
+    for info in infos:
+        if code is not None and info['split'] != code:
+            continue
+        if skip_noisy:
+            lesions = [ins for ins in info['instances'] if not ins['noisy']]
+            if not lesions:
+                continue
+            info = dict(info, instances=lesions)
+        out.append(info)
+    return out
 
 
 def _numbers(cell: str, counts: Sequence[int], what: str) -> List[float]:
@@ -143,7 +178,7 @@ def _parse_row(raw: Dict[str, str]) -> dict:
                          f'got {row["Coarse_lesion_type"]}')
     if row['Possibly_noisy'] not in (0, 1):
         raise ValueError(f'Possibly_noisy must be 0 or 1, got {row["Possibly_noisy"]}')
-    if row['Train_Val_Test'] not in (1, 2, 3):
+    if row['Train_Val_Test'] not in SPLITS.values():
         raise ValueError(f'Train_Val_Test must be 1, 2 or 3, got {row["Train_Val_Test"]}')
 
     recist = _numbers(raw['Measurement_coordinates'], (8, ), 'Measurement_coordinates')
@@ -357,23 +392,13 @@ def load_key_slices(csv_path: str, split: Union[None, int, str] = None, skip_noi
         >>> infos = load_key_slices('data/DeepLesion/DL_info.csv', split='test')  # doctest: +SKIP
         >>> infos[0]['img_path'], infos[0]['instances'][0]['bbox']  # doctest: +SKIP
     """
-    code = parse_split(split)
-    infos = group_key_slices(read_dl_info(csv_path), csv_path)
-    out = []
-    for info in infos:
-        if code is not None and info['split'] != code:
-            continue
-        if skip_noisy:
-            info['instances'] = [ins for ins in info['instances'] if not ins['noisy']]
-            if not info['instances']:
-                continue
-        out.append(info)
-    return out
+    code = parse_split(split)  # an unknown split fails before the file is read
+    return select_split(group_key_slices(read_dl_info(csv_path), csv_path), code, skip_noisy)
 
 
 def split_counts(infos: List[dict]) -> Dict[int, int]:
     """Number of key slices per split code in a list from :func:`load_key_slices`."""
-    counts = {1: 0, 2: 0, 3: 0}
+    counts = dict.fromkeys(SPLITS.values(), 0)
     for info in infos:
         counts[info['split']] += 1
     return counts
@@ -381,5 +406,5 @@ def split_counts(infos: List[dict]) -> Dict[int, int]:
 
 __all__ = [
     'DL_INFO_COLUMNS', 'LESION_TYPES', 'SPLITS', 'DLInfoError', 'read_dl_info', 'load_key_slices',
-    'group_key_slices', 'file_name_to_img_path', 'series_dir', 'parse_split', 'split_counts'
+    'group_key_slices', 'file_name_to_img_path', 'series_dir', 'parse_split', 'select_split', 'split_counts'
 ]

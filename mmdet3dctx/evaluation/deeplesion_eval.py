@@ -23,7 +23,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from mmdet3dctx.datasets.dl_info import LESION_TYPES
+from mmdet3dctx.datasets.dl_info import LESION_TYPES, SPLITS
 
 from .froc import DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS, interp_sensitivity, match_detections
 
@@ -117,7 +117,7 @@ def subgroup_masks(records: Sequence[dict], subgroups: Sequence[str] = SUBGROUPS
     intervals = np.repeat(np.array([float(r.get('slice_interval', np.nan)) for r in records], dtype=np.float64),
                           nums)
     out = {}
-    not_test = any(r.get('split') in (1, 2) for r in records)
+    not_test = any(r.get('split') in (SPLITS['train'], SPLITS['val']) for r in records)
     if 'lesion_type' in subgroups and not not_test and np.isin(types, list(LESION_TYPE_NAMES)).any():
         out['lesion_type'] = {name: types == code for code, name in LESION_TYPE_NAMES.items()}
     if 'diameter' in subgroups and np.isfinite(diams).any():

@@ -2,8 +2,9 @@ import math
 
 import pytest
 
-from mmdet3dctx.datasets.dl_info import (DL_INFO_COLUMNS, DLInfoError, file_name_to_img_path, load_key_slices,
-                                         read_dl_info, split_counts)
+from mmdet3dctx.datasets.dl_info import (DL_INFO_COLUMNS, SPLITS, DLInfoError, file_name_to_img_path,
+                                         group_key_slices, load_key_slices, read_dl_info, select_split,
+                                         split_counts)
 from .helpers import row, write_csv
 
 
@@ -77,6 +78,22 @@ def test_split_counts_with_noisy_rows(tmp_path):
     test = load_key_slices(csv_path, split='test')
     assert [ins['lesion_type'] for ins in test[0]['instances']] == [1, 2]
     assert test[0]['rows'] == [8, 9]  # CSV line numbers (header is line 1)
+
+
+def test_select_split_by_name_or_code(tmp_path):
+    infos = group_key_slices(read_dl_info(_split_tree(tmp_path)))
+    assert SPLITS == {'train': 1, 'val': 2, 'test': 3}
+    for name, code in SPLITS.items():
+        by_name, by_code = select_split(infos, name), select_split(infos, code)
+        assert by_name == by_code and {i['split'] for i in by_name} == {code}
+    assert [(i['split'], i['key_slice']) for i in select_split(infos)] == [(1, 10), (1, 30), (2, 10), (3, 10)]
+    kept = select_split(infos, 'TRAIN')
+    assert [[ins['row'] for ins in i['instances']] for i in kept] == [[2], [4]]
+    # the given key slices keep all their lesions; skip_noisy=False returns them as they are
+    assert [len(i['instances']) for i in infos if i['split'] == 1] == [1, 1, 2]
+    assert select_split(infos, 1, skip_noisy=False) == [i for i in infos if i['split'] == 1]
+    with pytest.raises(ValueError, match=r"split must be one of \['test', 'train', 'val'\] or 1/2/3, got 4"):
+        select_split(infos, 4)
 
 
 def test_bad_split_name(tmp_path):

@@ -62,11 +62,8 @@ def test_clear_errors(froc_json, tmp_path):
     assert issubclass(ScoreThresholdError, ValueError)
 
 
-def test_infer_score_thr_argument(froc_json, capsys):
-    import os.path as osp
-    import sys
-    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools'))
-    import infer
+def test_infer_score_thr_argument(froc_json, capsys, load_tool):
+    infer = load_tool('infer')
     assert infer.parse_args(['cfg.py', 'x.pth', 'in']).score_thr == 0.5
     assert infer.parse_args(['cfg.py', 'x.pth', 'in', '--score-thr', f'{froc_json}:1']).score_thr == .5
     with pytest.raises(SystemExit):

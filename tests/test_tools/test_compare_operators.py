@@ -22,21 +22,21 @@ def fake_report(avg):
 
 
 class FakeTools:
-    """Stands in for ``python tools/train.py|test.py``: writes what they would (checkpoint, froc.json)."""
+    """Stands in for ``python -m mmdet3dctx.apis.cli train|test``: writes what they would (checkpoint, froc.json)."""
 
     def __init__(self, fail=()):
         self.calls, self.fail = [], set(fail)
 
     def __call__(self, argv, log_file):
         self.calls.append(argv)
-        assert osp.basename(log_file) == osp.basename(argv[1]).replace('.py', '.log')
-        tool, work_dir = osp.basename(argv[1]), argv[argv.index('--work-dir') + 1]
+        assert argv[1:3] == ['-m', 'mmdet3dctx.apis.cli'] and osp.basename(log_file) == f'{argv[3]}.log'
+        tool, work_dir = argv[3], argv[argv.index('--work-dir') + 1]
         if (tool, work_dir) in self.fail:
             with open(log_file, 'w') as f:
                 f.write('Traceback: something broke\n')
             return 1
         os.makedirs(work_dir, exist_ok=True)
-        if tool == 'train.py':
+        if tool == 'train':
             ckpt = osp.join(work_dir, 'epoch_2.pth')
             open(ckpt, 'w').close()
             with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
@@ -75,7 +75,7 @@ def test_demo_options_make_a_consistent_config():
 
     from mmdet3dctx.apis import read_config
     parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)  # as tools/train.py reads them
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)  # as the train command reads them
     for op, n in (('alignshift', 3), ('p3d', 7)):
         cfg = read_config(DEMO, parser.parse_args(['--cfg-options'] + demo_options(op, n)).cfg_options)
         assert cfg.model.backbone.context_conv == dict(type=f'{"AlignShift" if op == "alignshift" else "P3D"}Conv')
@@ -90,31 +90,30 @@ def test_runs_resume_and_skip_what_is_done(tmp_path):
     work = str(tmp_path / 'cmp')
     runs = plan_runs(['nofusion', 'a3d'], [7], [0, 1], work, config_dir=CONFIGS)
     prepare_work_dir(work, runs)
-    tools = FakeTools(fail={('test.py', osp.join(runs[3].work_dir, 'test'))})
+    tools = FakeTools(fail={('test', osp.join(runs[3].work_dir, 'test'))})
     messages = []
-    failed = execute(runs, 'py', 'tools', call=tools, log=messages.append)
+    failed = execute(runs, 'py', call=tools, log=messages.append)
     assert [r.name for r in failed] == ['a3d_7slice/seed1']
     assert messages[-1].endswith('a3d_7slice/seed1: test FAILED; the end of '
                                  f'{runs[3].work_dir}/test.log:\nTraceback: something broke\n')
-    assert [osp.basename(c[1]) for c in tools.calls] == ['train.py', 'test.py'] * 4
-    assert tools.calls[0] == ['py', 'tools/train.py', osp.join(CONFIGS, 'nofusion_7slice.py'), '--work-dir',
-                              runs[0].work_dir, '--cfg-options', 'randomness.seed=0']
-    assert tools.calls[1] == ['py', 'tools/test.py', osp.join(CONFIGS, 'nofusion_7slice.py'),
+    assert [c[3] for c in tools.calls] == ['train', 'test'] * 4
+    assert tools.calls[0] == ['py', '-m', 'mmdet3dctx.apis.cli', 'train', osp.join(CONFIGS, 'nofusion_7slice.py'),
+                              '--work-dir', runs[0].work_dir, '--cfg-options', 'randomness.seed=0']
+    assert tools.calls[1] == ['py', '-m', 'mmdet3dctx.apis.cli', 'test', osp.join(CONFIGS, 'nofusion_7slice.py'),
                               osp.join(runs[0].work_dir, 'epoch_2.pth'), '--work-dir',
                               osp.join(runs[0].work_dir, 'test'), '--cfg-options', 'randomness.seed=0']
     assert [r.state() for r in runs] == ['done', 'done', 'done', 'trained']
     # the same command again: only the failed test runs
     tools = FakeTools()
-    assert execute(runs, 'py', 'tools', call=tools, log=lambda s: None) == []
-    assert [(osp.basename(c[1]), c[3]) for c in tools.calls] == [('test.py', osp.join(runs[3].work_dir,
-                                                                                        'epoch_2.pth'))]
+    assert execute(runs, 'py', call=tools, log=lambda s: None) == []
+    assert [(c[3], c[5]) for c in tools.calls] == [('test', osp.join(runs[3].work_dir, 'epoch_2.pth'))]
     # an interrupted training (a checkpoint, not finished) resumes
     run = plan_runs(['tsm'], [7], [0], work, config_dir=CONFIGS)[0]
     prepare_work_dir(work, [run])
     open(osp.join(run.work_dir, 'last_checkpoint'), 'w').close()
     assert run.state() == 'partial'
     tools = FakeTools()
-    execute([run], 'py', 'tools', call=tools, log=lambda s: None)
+    execute([run], 'py', call=tools, log=lambda s: None)
     assert '--resume' in tools.calls[0] and run.state() == 'done'
     with open(osp.join(work, 'compare_operators.json')) as f:
         assert sorted(json.load(f)['runs']) == ['a3d_7slice/seed0', 'a3d_7slice/seed1', 'nofusion_7slice/seed0',
@@ -144,18 +143,23 @@ def test_foreign_or_changed_work_dirs_are_refused(tmp_path):
 
 def test_printed_commands_and_slurm_jobs(tmp_path):
     runs = plan_runs(['a3d'], [7], [0], 'w', config_dir='configs/deeplesion')
+    # commands of the installed package (no file of a checkout): they run wherever mmdet3dctx is installed
     assert commands(runs) == [
-        'python tools/train.py configs/deeplesion/a3d_7slice.py --work-dir w/a3d_7slice/seed0 --resume '
-        '--cfg-options randomness.seed=0 && python tools/test.py configs/deeplesion/a3d_7slice.py '
-        '"$(cat w/a3d_7slice/seed0/last_checkpoint)" --work-dir w/a3d_7slice/seed0/test --cfg-options '
-        'randomness.seed=0']
-    script = slurm_script(runs, 'gpu', gpus=4)
-    assert script.splitlines()[-2:] == [
-        'GPUS=4 GPUS_PER_NODE=4 PYTHON=python tools/slurm_train.sh gpu cmp_a3d_7s_0 configs/deeplesion/a3d_7slice.py '
-        'w/a3d_7slice/seed0 --resume --cfg-options randomness.seed=0 && \\',
-        '    srun -p gpu --job-name=cmp_a3d_7s_0_test --gres=gpu:1 --ntasks=1 python -u tools/test.py '
+        'python -m mmdet3dctx.apis.cli train configs/deeplesion/a3d_7slice.py --work-dir w/a3d_7slice/seed0 '
+        '--resume --cfg-options randomness.seed=0 && python -m mmdet3dctx.apis.cli test '
         'configs/deeplesion/a3d_7slice.py "$(cat w/a3d_7slice/seed0/last_checkpoint)" --work-dir '
         'w/a3d_7slice/seed0/test --cfg-options randomness.seed=0']
+    script = slurm_script(runs, 'gpu', gpus=4)
+    assert script.splitlines()[-2:] == [
+        'srun -p gpu --job-name=cmp_a3d_7s_0 --gres=gpu:4 --ntasks=4 --ntasks-per-node=4 '
+        '--cpus-per-task="${CPUS_PER_TASK:-5}" --kill-on-bad-exit=1 ${SRUN_ARGS:-} python -u -m mmdet3dctx.apis.cli '
+        'train configs/deeplesion/a3d_7slice.py --work-dir w/a3d_7slice/seed0 --launcher=slurm --resume '
+        '--cfg-options randomness.seed=0 && \\',
+        '    srun -p gpu --job-name=cmp_a3d_7s_0_test --gres=gpu:1 --ntasks=1 ${SRUN_ARGS:-} python -u -m '
+        'mmdet3dctx.apis.cli test configs/deeplesion/a3d_7slice.py "$(cat w/a3d_7slice/seed0/last_checkpoint)" '
+        '--work-dir w/a3d_7slice/seed0/test --cfg-options randomness.seed=0']
+    assert slurm_script(runs, 'gpu', gpus=16).splitlines()[-2].startswith(
+        'srun -p gpu --job-name=cmp_a3d_7s_0 --gres=gpu:8 --ntasks=16 --ntasks-per-node=8 ')
 
 
 def test_tool_collects_tables_and_plot(tmp_path, capsys, load_tool):
@@ -164,7 +168,7 @@ def test_tool_collects_tables_and_plot(tmp_path, capsys, load_tool):
     work = str(tmp_path / 'cmp')
     runs = plan_runs(['nofusion', 'a3d'], [7], [0, 1], work, config_dir=CONFIGS)
     prepare_work_dir(work, runs)
-    execute(runs[:3], 'py', 'tools', call=FakeTools(), log=lambda s: None)
+    execute(runs[:3], 'py', call=FakeTools(), log=lambda s: None)
     argv = ['--operators', 'nofusion', 'a3d', '--slices', '7', '--seeds', '2', '--work-dir', work, '--collect']
     assert compare_operators.main(argv) == 0
     out = capsys.readouterr().out
@@ -189,6 +193,7 @@ def test_tool_collects_tables_and_plot(tmp_path, capsys, load_tool):
     assert compare_operators.main(argv[:-1] + ['--dry-run']) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and 'a3d_7slice/seed1' in lines[0] and '--resume' in lines[0]
+    assert lines[0].startswith(f'{sys.executable} -m mmdet3dctx.apis.cli train ')
 
 
 def test_slurm_launcher_writes_jobs(tmp_path, capsys, load_tool):
@@ -197,7 +202,8 @@ def test_slurm_launcher_writes_jobs(tmp_path, capsys, load_tool):
     assert compare_operators.main(['--operators', 'a3d', '--slices', '3', '7', '--work-dir', work,
                                    '--data-root', '/data/DL', '--launcher', 'slurm', '--partition', 'gpu']) == 0
     script = open(osp.join(work, 'jobs.sh')).read()
-    assert script.count('tools/slurm_train.sh gpu ') == 2 and 'data_root=/data/DL' in script
+    assert script.count('python -u -m mmdet3dctx.apis.cli train ') == 2 and 'data_root=/data/DL' in script
+    assert script.count('--launcher=slurm') == 2 and script.count('python -u -m mmdet3dctx.apis.cli test ') == 2
     assert 'no run has finished yet' in capsys.readouterr().out
     with pytest.raises(SystemExit):
         compare_operators.parse_args(['--launcher', 'slurm'])
@@ -214,11 +220,13 @@ TINY_OPTIONS = [
 
 
 @pytest.mark.slow
-def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys, load_tool):
+def test_end_to_end_on_a_tiny_synthetic_tree(tmp_path, capsys, load_tool, monkeypatch):
     """Two operators at 3 slices (the demo model's slice count changed by options), one seed, one epoch of the
-    shrunk demo model on 64 px slices."""
+    shrunk demo model on 64 px slices; each training and test in its own process."""
     pytest.importorskip('mmdet')
     import subprocess
+
+    monkeypatch.setenv('PYTHONPATH', ROOT)  # the child processes import this checkout's package
 
     compare_operators = load_tool('compare_operators')
     root = str(tmp_path / 'tree')

@@ -1,7 +1,8 @@
-"""tools/eval_froc.py on a small DeepLesion tree written in the test: formats, table, files, errors."""
+"""tools/eval_froc.py on a small DeepLesion tree written in the test: formats, table, files, errors as the command
+line gives them (the readers themselves: tests/test_evaluation/test_detection_results.py)."""
 import csv
-import importlib.util
 import json
+import os
 import os.path as osp
 import pickle
 import subprocess
@@ -17,11 +18,9 @@ COLUMNS = ('File_name', 'Patient_index', 'Study_index', 'Series_ID', 'Key_slice_
            'Patient_age', 'Train_Val_Test')
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('eval_froc', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def tool(load_tool):
+    return load_tool('eval_froc')
 
 
 def _fmt(values):
@@ -87,8 +86,7 @@ def table_rows(out):
 EXPECTED = ['25.00', '50.00', '75.00', '75.00', '75.00', '75.00', '56.25']
 
 
-def test_csv_results_table_and_subgroups(tree, capsys):
-    tool = load_tool()
+def test_csv_results_table_and_subgroups(tree, capsys, tool):
     res = write_csv(tree / 'run.csv')
     code, out = run(tool, ['--results', res, '--data-root', str(tree), '--no-map'], capsys)
     assert code == 0
@@ -101,8 +99,7 @@ def test_csv_results_table_and_subgroups(tree, capsys):
     assert lines['slice_interval: <=2mm'][-1] == '75.00' and lines['slice_interval: 5mm'][-1] == '37.50'
 
 
-def test_formats_agree_and_runs_are_compared(tree, capsys):
-    tool = load_tool()
+def test_formats_agree_and_runs_are_compared(tree, capsys, tool):
     torch = pytest.importorskip('torch')
     csv_path = write_csv(tree / 'a.csv', header=False)
     json_path = tree / 'b.json'
@@ -137,8 +134,7 @@ def test_formats_agree_and_runs_are_compared(tree, capsys):
                       str(out_dir), '--no-map', '--overwrite']) == 0
 
 
-def test_options_and_images_without_detections(tree, capsys):
-    tool = load_tool()
+def test_options_and_images_without_detections(tree, capsys, tool):
     res = write_csv(tree / 'only0.csv', [d for d in DETS if d[0] == IMG0])
     code, out = run(tool, ['--results', res, '--data-root', str(tree), '--no-map', '--no-subgroups',
                            '--fp-levels', '1', '2', '--avg-levels', '1', '2'], capsys)
@@ -147,33 +143,22 @@ def test_options_and_images_without_detections(tree, capsys):
     assert 'sub-groups' not in out
 
 
-def test_val_split_has_no_lesion_type_table(tree, capsys):
-    tool = load_tool()
+def test_val_split_has_no_lesion_type_table(tree, capsys, tool):
     res = write_csv(tree / 'val.csv', [('000004_01_01_015.png', A, .9)])
     code, out = run(tool, ['--results', res, '--data-root', str(tree), '--split', 'val', '--no-map'], capsys)
     assert code == 0 and table_rows(out)['val'][:6] == ['100.00'] * 6
     assert 'lesion_type' not in out and 'diameter: 10-30mm' in out
 
 
-def test_unknown_image_and_malformed_rows_exit_nonzero(tree, capsys):
-    tool = load_tool()
+def test_unknown_image_and_malformed_rows_exit_nonzero(tree, capsys, tool):
     # A detection on a noisy-only slice (not an evaluated image) and on a val slice.
     res = write_csv(tree / 'bad.csv', DETS + [('000003_01_01_030.png', A, .5), ('000004_01_01_015.png', A, .5)])
     with pytest.raises(SystemExit, match=r'bad\.csv: 2 image\(s\) not in the ground truth split: '
                        r'000003_01_01_030\.png, 000004_01_01_015\.png'):
         tool.main(['--results', res, '--data-root', str(tree)])
     (tree / 'short.csv').write_text('file_name,x1,y1,x2,y2,score\n' + IMG0 + ',1,2,3,4,0.5\n' + IMG0 + ',1,2,3\n')
-    with pytest.raises(SystemExit, match=r'short\.csv, row 3: expected 6 cells'):
+    with pytest.raises(SystemExit, match=r'^error: .*short\.csv, row 3: expected 6 cells'):
         tool.main(['--results', str(tree / 'short.csv'), '--data-root', str(tree)])
-    (tree / 'nan.csv').write_text(IMG0 + ',1,2,3,4,abc\n')
-    with pytest.raises(SystemExit, match=r"nan\.csv, row 1: score 'abc' is not a number"):
-        tool.main(['--results', str(tree / 'nan.csv'), '--data-root', str(tree)])
-    (tree / 'flip.csv').write_text(IMG0 + ',5,2,3,4,0.5\n')
-    with pytest.raises(SystemExit, match=r'flip\.csv, row 1: box .* x2 < x1'):
-        tool.main(['--results', str(tree / 'flip.csv'), '--data-root', str(tree)])
-    (tree / 'bad.json').write_text(json.dumps([dict(file_name=IMG0, x1=0, y1=0, x2=9, score=.5)]))
-    with pytest.raises(SystemExit, match=r"bad\.json, entry 0: missing \['y2'\]"):
-        tool.main(['--results', str(tree / 'bad.json'), '--data-root', str(tree)])
     with pytest.raises(SystemExit, match='results file not found'):
         tool.main(['--results', str(tree / 'nope.csv'), '--data-root', str(tree)])
     with pytest.raises(SystemExit, match='no annotation file'):
@@ -183,14 +168,15 @@ def test_unknown_image_and_malformed_rows_exit_nonzero(tree, capsys):
 def test_command_line_exit_status(tree):
     # One real process (the others call main() in-process): a clear message on stderr, non-zero status.
     res = write_csv(tree / 'run.csv', DETS + [('999999_01_01_001.png', A, .5)])
+    env = dict(os.environ, PYTHONPATH=ROOT)  # this checkout's package, as an installed one would be imported
     proc = subprocess.run([sys.executable, TOOL, '--results', res, '--data-root', str(tree), '--no-map'],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f'error: {res}: 1 image(s) not in the ground truth split: 999999_01_01_001.png'
     assert proc.stdout == ''
 
 
-def test_prepared_json_gives_the_same_table(tree, capsys):
+def test_prepared_json_gives_the_same_table(tree, capsys, tool):
     coco = pytest.importorskip('mmdet3dctx.datasets.deeplesion_coco')
     from mmdet3dctx.datasets.dl_info import group_key_slices, read_dl_info
     infos = group_key_slices(read_dl_info(str(tree / 'DL_info.csv')))
@@ -199,7 +185,6 @@ def test_prepared_json_gives_the_same_table(tree, capsys):
     (tree / 'annotations').mkdir()
     test = [info for info in infos if info['split'] == 3]
     (tree / 'annotations' / 'deeplesion_test.json').write_text(json.dumps(coco.key_slices_to_coco(test)))
-    tool = load_tool()
     res = write_csv(tree / 'run.csv')
     code, out = run(tool, ['--results', res, '--ann-file', str(tree / 'annotations' / 'deeplesion_test.json'),
                            '--no-map'], capsys)
@@ -207,9 +192,8 @@ def test_prepared_json_gives_the_same_table(tree, capsys):
     assert '2 key slices, 4 lesions' in out
 
 
-def test_map_column(tree, capsys):
+def test_map_column(tree, capsys, tool):
     pytest.importorskip('pycocotools')
-    tool = load_tool()
     res = write_csv(tree / 'run.csv')
     code, out = run(tool, ['--results', res, '--data-root', str(tree), '--no-subgroups'], capsys)
     assert code == 0
@@ -217,7 +201,7 @@ def test_map_column(tree, capsys):
     assert 0 < value <= 100
 
 
-def test_on_a_generated_synthetic_tree(tmp_path, capsys):
+def test_on_a_generated_synthetic_tree(tmp_path, capsys, tool):
     synthetic = pytest.importorskip('mmdet3dctx.testing')
     from mmdet3dctx.datasets.dl_info import load_key_slices
     root = synthetic.make_synthetic_deeplesion(str(tmp_path / 'DeepLesion'), num_patients=12, seed=0, image_size=64)
@@ -229,7 +213,7 @@ def test_on_a_generated_synthetic_tree(tmp_path, capsys):
             for ins in info['instances']]
     dets += [(info['file_name'], [0, 0, 2, 2], .1) for info in infos]
     res = write_csv(tmp_path / 'syn.csv', dets)
-    code, out = run(load_tool(), ['--results', res, '--data-root', root, '--split', 'val', '--no-map'], capsys)
+    code, out = run(tool, ['--results', res, '--data-root', root, '--split', 'val', '--no-map'], capsys)
     assert code == 0
     total = sum(len(info['instances']) for info in infos)
     assert f'{len(infos)} key slices, {total} lesions' in out
