@@ -1,6 +1,7 @@
 """Training entry points: a config made ready for MMEngine's Runner (mixed precision, launcher, resume) and the run
 itself; ``tools/train.py`` is an argument parser over them."""
 import os
+import os.path as osp
 from typing import Optional
 
 import torch
