@@ -1,10 +1,12 @@
-"""Helpers shared by the 3D backbones: the config of their context operators, renaming the keys of 2D
-checkpoints."""
+"""Helpers shared by the 3D backbones: the config of their context operators, frozen stages and norms in training
+mode, renaming the keys of 2D checkpoints."""
 import inspect
 from collections import OrderedDict
-from typing import Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet3dctx.ops import A3DConv, get_context_conv_class
 
@@ -48,3 +50,33 @@ def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: Sequence[st
                 key = key[len(p):]
         out[key] = value
     return out
+
+
+class FrozenStagesMixin:
+    """``frozen_stages`` and ``norm_eval`` for a backbone written from scratch, as MMDetection's ``ResNet`` has them.
+
+    The backbone lists the modules of its frozen stages in :meth:`_frozen_modules` and sets ``self.norm_eval``;
+    :meth:`_freeze_stages` (call it at the end of ``__init__``) puts them in eval mode without gradients, and
+    :meth:`train` keeps them so, and every BatchNorm in eval mode with ``norm_eval``.
+    """
+    norm_eval: bool
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        """The stem and stages that ``frozen_stages`` freezes."""
+        raise NotImplementedError
+
+    def _freeze_stages(self) -> None:
+        for m in self._frozen_modules():
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        """Set train mode, keeping frozen stages and (with ``norm_eval``) BatchNorm layers in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self

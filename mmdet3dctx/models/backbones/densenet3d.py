@@ -8,12 +8,11 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmdet3dctx.ops import bind_input_slice_interval, bound_input_slice_interval
-from ._utils import COMMON_PREFIXES, context_conv_cfg, strip_prefixes
+from ._utils import COMMON_PREFIXES, FrozenStagesMixin, context_conv_cfg, strip_prefixes
 
 # torchvision's published densenet121-a639ec97.pth: ``denselayerN.norm.1.weight`` for today's ``norm1.weight``
 _OLD_DENSE_KEY = re.compile(r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|'
@@ -141,7 +140,7 @@ class Transition3D(nn.Sequential):
 
 
 @MODELS.register_module()
-class DenseNet3D(BaseModule):
+class DenseNet3D(FrozenStagesMixin, BaseModule):
     """Truncated DenseNet-121 for CT volumes, the backbone of A3D and AlignShift.
 
     From "Asymmetric 3D Context Fusion for Universal Lesion Detection" (A3D, MICCAI 2021) and "AlignShift"
@@ -239,7 +238,7 @@ class DenseNet3D(BaseModule):
             self.out_channels.append(channels)
         self._freeze_stages()
 
-    def _freeze_stages(self) -> None:
+    def _frozen_modules(self) -> List[nn.Module]:
         modules = []
         if self.frozen_stages >= 0:
             modules += [self.conv0, self.norm0]
@@ -248,10 +247,7 @@ class DenseNet3D(BaseModule):
                 modules.append(getattr(self, f'transition{i - 1}'))
             if i <= len(self.block_names):
                 modules.append(getattr(self, f'denseblock{i}'))
-        for m in modules:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        return modules
 
     def convert_2d_state_dict(self, state_dict: Mapping[str, torch.Tensor],
                               rgb_to_grey: Optional[str] = 'sum') -> Tuple['OrderedDict', Dict[str, str]]:
@@ -287,13 +283,3 @@ class DenseNet3D(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def train(self, mode: bool = True) -> 'DenseNet3D':
-        """Set train mode, keeping frozen stages and (with ``norm_eval``) norm layers in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -8,11 +8,10 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule, Sequential
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from ._utils import strip_prefixes
+from ._utils import FrozenStagesMixin, strip_prefixes
 
 P3D_TYPES = ('A', 'B', 'C')
 _RESNET_UNIT = {'1': 'conv1', '2': 'conv_s', '3': 'conv3'}  # bottleneck conv index -> MP3D ConvModule
@@ -134,7 +133,7 @@ class P3DBottleneck(BaseModule):
 
 
 @MODELS.register_module()
-class MP3DResNet(BaseModule):
+class MP3DResNet(FrozenStagesMixin, BaseModule):
     """Modified pseudo-3D ResNet of MP3D FPN (Zhang et al., MICCAI 2020, "Revisiting 3D Context Modeling with
     Supervised Pre-training for Universal Lesion Detection in CT Slices").
 
@@ -246,13 +245,9 @@ class MP3DResNet(BaseModule):
             names.append(f'{name}.conv_t.conv.weight')
         return names
 
-    def _freeze_stages(self) -> None:
+    def _frozen_modules(self) -> List[nn.Module]:
         modules = [self.stem] if self.frozen_stages >= 0 else []
-        modules += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
-        for m in modules:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        return modules + [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``(N, C, D, H, W)`` -> ``(N, C_i, D, H / s_i, W / s_i)`` for each of ``out_indices``."""
@@ -265,13 +260,3 @@ class MP3DResNet(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def train(self, mode: bool = True) -> 'MP3DResNet':
-        """Set train mode, keeping frozen stages and (with ``norm_eval``) BN layers in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -76,3 +76,19 @@ def test_stem_does_not_pool_across_slices():
         assert [not torch.equal(a[:, :, d], b[:, :, d]) for d in range(5)] == [False, True, True, True, False]
     with pytest.raises(ValueError, match='stem_pool_kernel'):
         MP3DResNet(depth=18, stem_pool_kernel=(2, 3, 3))
+
+
+def test_mp3d_frozen_stages_and_norm_eval():
+    """``frozen_stages=1`` freezes the stem and the first stage; ``norm_eval`` keeps every BatchNorm in eval mode
+    through ``train()``, while the other stages train."""
+    m = MP3DResNet(depth=18, base_channels=16, frozen_stages=1, norm_eval=True,
+                   norm_cfg=dict(type='BN3d', requires_grad=True)).train()
+    assert not any(p.requires_grad for p in m.stem.parameters())
+    assert not any(p.requires_grad for p in m.layer1.parameters())
+    assert all(p.requires_grad for p in m.layer2.parameters())
+    assert not m.stem.training and not m.layer1.training and m.layer2.training
+    bns = [b for b in m.modules() if isinstance(b, torch.nn.BatchNorm3d)]
+    assert bns and not any(b.training for b in bns)
+    assert all(b.training for b in MP3DResNet(depth=18, base_channels=16, frozen_stages=1,
+                                              norm_cfg=dict(type='BN3d')).train().layer2.modules()
+               if isinstance(b, torch.nn.BatchNorm3d))
