@@ -143,11 +143,7 @@ def read_state_dict(source: str, option: str = BACKBONE_CHECKPOINT_OPTION,
     ``_metadata`` (the modules' state-dict versions, which ``load_state_dict`` reads) is kept.
 
     Args:
-        source (str): Path, URL or ``torchvision://`` name.
-        option (str): The config option that sets ``source``, named in the error when a download fails.
-            Default: ``'model.backbone.init_cfg.checkpoint'``.
-        logger (str, optional): MMEngine logger of MMEngine's loading message (None: printed); the callers log
-            what they loaded. Default: 'silent'.
+        source, option, logger: as :func:`read_checkpoint`.
 
     Returns:
         OrderedDict[str, Tensor]: the tensors of the checkpoint.
