@@ -12,11 +12,11 @@ if HAS_MMDET:  # the training and test entry points build MMDetection's runner a
     from .config import load_config, read_config
     from .data_root import MISSING_DATA_HELP, dataset_cfgs, ensure_data
     from .test import build_test_cfg, print_froc, run_test
-    from .train import (build_runner, build_train_cfg, fix_amp_without_gpu, last_checkpoint, run_train, setup_amp,
-                        setup_distributed)
+    from .train import (build_runner, build_train_cfg, fix_amp_without_gpu, last_checkpoint, prepare_run_config,
+                        run_train, setup_amp, setup_distributed)
 
     __all__ += [
         'MISSING_DATA_HELP', 'dataset_cfgs', 'ensure_data', 'read_config', 'load_config', 'setup_amp',
         'fix_amp_without_gpu', 'setup_distributed', 'build_train_cfg', 'build_runner', 'run_train', 'build_test_cfg',
-        'print_froc', 'run_test', 'last_checkpoint'
+        'print_froc', 'run_test', 'last_checkpoint', 'prepare_run_config'
     ]

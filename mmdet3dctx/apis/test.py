@@ -8,9 +8,7 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from .data_root import ensure_data
-from .config import load_config
-from .train import build_runner, fix_amp_without_gpu, setup_distributed
+from .train import build_runner, prepare_run_config, setup_distributed
 
 
 def build_test_cfg(config: str,
@@ -37,9 +35,7 @@ def build_test_cfg(config: str,
     Returns:
         Config: the config.
     """
-    cfg = load_config(config, cfg_options, work_dir)
-    ensure_data(cfg)
-    fix_amp_without_gpu(cfg)
+    cfg = prepare_run_config(config, cfg_options, work_dir)
     cfg.load_from = checkpoint
     cfg.resume = False
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]

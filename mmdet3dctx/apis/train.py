@@ -55,6 +55,21 @@ def fix_amp_without_gpu(cfg: Config) -> None:
         setup_amp(cfg)
 
 
+def prepare_run_config(config: str,
+                       cfg_options: Optional[dict] = None,
+                       work_dir: Optional[str] = None,
+                       amp: bool = False) -> Config:
+    """A config read for a training or test run: :func:`load_config`, the data check (a demo's synthetic tree
+    made, missing annotations named: :func:`~mmdet3dctx.apis.ensure_data`) and a precision the machine runs
+    (``amp``: :func:`setup_amp`; fp16 asked for without a GPU becomes bf16: :func:`fix_amp_without_gpu`)."""
+    cfg = load_config(config, cfg_options, work_dir)
+    ensure_data(cfg)
+    if amp:
+        setup_amp(cfg)
+    fix_amp_without_gpu(cfg)
+    return cfg
+
+
 def build_train_cfg(config: str,
                     work_dir: Optional[str] = None,
                     amp: bool = False,
@@ -64,8 +79,7 @@ def build_train_cfg(config: str,
                     launcher: str = 'none') -> Config:
     """The training config of ``tools/train.py``, ready for ``Runner.from_cfg``.
 
-    Makes a config's synthetic tree if missing and stops with a clear message when annotations are missing
-    (:func:`~mmdet3dctx.apis.ensure_data`).
+    The config is read by :func:`prepare_run_config`.
 
     Args:
         config (str): config file.
@@ -79,11 +93,7 @@ def build_train_cfg(config: str,
     Returns:
         Config: the config.
     """
-    cfg = load_config(config, cfg_options, work_dir)
-    ensure_data(cfg)
-    if amp:
-        setup_amp(cfg)
-    fix_amp_without_gpu(cfg)
+    cfg = prepare_run_config(config, cfg_options, work_dir, amp)
     if auto_scale_lr:
         if 'auto_scale_lr' in cfg and 'enable' in cfg.auto_scale_lr and 'base_batch_size' in cfg.auto_scale_lr:
             cfg.auto_scale_lr.enable = True
