@@ -16,16 +16,14 @@ Two measurements, each side by side in one run (median of interleaved rounds), a
 Usage: python benchmarks/backend_costs.py [--rounds 15] [--threads N] [--shape 2 128 7 64 64]
 """
 import argparse
-import os
 import statistics
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from mmdet3dctx.ops.premix_conv import A3DMix  # noqa: E402
+
+from mmdet3dctx.ops.premix_conv import A3DMix
 
 
 def interleaved(fns, rounds):

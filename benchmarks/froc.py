@@ -1,7 +1,7 @@
 """Speed of the vectorised DeepLesion FROC against a per-detection Python loop, measured side by side.
 
 The loop is the literal implementation of the protocol the unit tests check the fast one against
-(``tests/test_evaluation/froc_loop.py``); both run on the same synthetic detections, their curves are checked
+(``mmdet3dctx.testing.froc_reference``); both run on the same synthetic detections, their curves are checked
 to be identical, and both are timed with ``time.perf_counter``, alternately, best of several repeats.
 
 Usage::
@@ -9,26 +9,13 @@ Usage::
     python benchmarks/froc.py [--images 3000] [--dets 15] [--repeats 5]
 """
 import argparse
-import importlib.util
-import os.path as osp
 import sys
 import time
 
 import numpy as np
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from mmdet3dctx.evaluation.froc import froc_curve, interp_sensitivity  # noqa: E402
-
-
-def load_loop():
-    """Import the reference loop from the test suite by path (the tests are not a package)."""
-    path = osp.join(ROOT, 'tests', 'test_evaluation', 'froc_loop.py')
-    spec = importlib.util.spec_from_file_location('froc_loop', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from mmdet3dctx.evaluation.froc import froc_curve, interp_sensitivity
+from mmdet3dctx.testing import froc_reference
 
 
 def make_case(num_images, dets_per_image, seed=0):
@@ -74,7 +61,7 @@ def main():
     parser.add_argument('--repeats', type=int, default=5)
     args = parser.parse_args()
 
-    loop = load_loop()
+    loop = froc_reference
     dets, gts = make_case(args.images, args.dets)
     (t_vec, t_loop), ((sens, fp), (sens_ref, fp_ref)) = side_by_side(
         [lambda: froc_curve(dets, gts), lambda: loop.froc_curve_loop(dets, gts)], args.repeats)

@@ -12,14 +12,12 @@ The outputs must not cost more than 10% of the total; the last line says whether
 """
 import argparse
 import os.path as osp
-import sys
 import tempfile
 import time
 
 import numpy as np
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..')
-sys.path.insert(0, ROOT)
 
 #: the largest share of the end-to-end time the result files may take
 OUTPUT_SHARE_LIMIT = 0.10

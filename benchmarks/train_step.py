@@ -29,14 +29,13 @@ def _status_kib(field):
 
 
 def child(args):
-    sys.path.insert(0, ROOT)
     import torch
     import torch.distributed as dist
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     import mmdet3dctx  # noqa: F401
     from mmdet3dctx.apis import read_config
-    from tests.test_models.utils import tiny_batch
+    from mmdet3dctx.testing.tiny_detector import random_ct_batch
     register_all_modules(init_default_scope=True)
     world = int(os.environ.get('WORLD_SIZE', 1))
     if world > 1:
@@ -50,7 +49,7 @@ def child(args):
     model.train()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-    inputs, samples = tiny_batch(model, num_slices=7, size=args.size, batch_size=args.batch)
+    inputs, samples = random_ct_batch(model, num_slices=7, size=args.size, batch_size=args.batch)
 
     def step():
         losses = net(inputs, samples, mode='loss')

@@ -1,7 +1,10 @@
-"""Fixtures shared by every test directory: a fixed torch seed, MMDetection's registry scope, the tools."""
+"""Fixtures shared by every test directory: a fixed torch seed, MMDetection's registry scope, the tools, the
+pinned requirements."""
 import importlib.util
 import logging
 import os.path as osp
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -68,3 +71,23 @@ def log_messages():
     logger.addHandler(handler)
     yield handler.messages
     logger.removeHandler(handler)
+
+
+_PIN = re.compile(r'^([A-Za-z0-9_.\-]+)==([^\s;#]+)')
+
+
+@pytest.fixture(scope='session')
+def requirement_pins():
+    """``{name: (version, file)}`` of every ``requirements/*.txt`` line; each must be an exact pin, given once."""
+    out = {}
+    for f in sorted(Path(ROOT, 'requirements').glob('*.txt')):
+        for line in f.read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            m = _PIN.match(line)
+            assert m, f'{f.name}: every requirement must be pinned with ==, got {line!r}'
+            name = m.group(1).lower()
+            assert name not in out, f'{name} pinned twice ({out[name][1]} and {f.name})'
+            out[name] = (m.group(2), f.name)
+    return out

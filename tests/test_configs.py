@@ -13,7 +13,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmdet3dctx.apis import read_config
 from mmdet3dctx.ops import get_context_conv_class
-from tests.test_models.utils import tiny_batch
+from mmdet3dctx.testing.tiny_detector import random_ct_batch, shrink_detector
 
 register_all_modules(init_default_scope=True)
 
@@ -38,6 +38,9 @@ LESION_DEMOS = [p for p in DEMOS if p not in COCO_DEMOS]
 #: the 3D-backbone route: a 3D backbone, a 3D->2D reduction, MMDetection's heads
 CONFIGS = PAPER_3D + [p for p in LESION_DEMOS if p not in DEMOS_2D]
 #: the DenseNet3D paper configs (A3D and the operators compared with it)
+#: the paper configs whose backbone starts from published ImageNet weights (MP3D: the whole detector from its COCO
+#: pseudo-3D pretraining, ``test_mp3d_recipe``)
+PAPER_FROM_IMAGENET = [p for p in PAPER if not osp.basename(p).startswith('mp3d')]
 DENSENET3D_PAPER = [p for p in PAPER_3D if not osp.basename(p).startswith(('mp3d', 'resnet50'))]
 OPERATORS = ('a3d', 'nofusion', 'i3d', 'p3d', 'acs', 'tsm', 'alignshift')
 
@@ -51,35 +54,6 @@ def _read(path, **options):
     """The config as ``tools/train.py CONFIG --cfg-options KEY=VALUE ...`` reads it (a copy of a cached read:
     MMDetection's ``mmdet::`` bases make each read take a while)."""
     return copy.deepcopy(_cached(path, tuple(sorted(options.items()))))
-
-
-def _shrink(model):
-    """Keep the config's design (backbone type and operator, reduction, neck type, heads, slices) but make it
-    cheap: fewer and narrower layers, narrow heads, fewer proposals; no pretrained weights (nothing downloads)."""
-    bb = model.backbone
-    bb.pop('init_cfg', None)
-    if bb.type == 'DenseNet3D':
-        bb.block_config, bb.growth_rate, bb.num_init_features = (1, 1, 1), 8, 16
-        chans = [24, 20, 18]
-    elif bb.type == 'ResNet3D':
-        bb.depth = 18
-        chans = [64, 128, 256]
-    else:  # MP3DResNet
-        bb.depth, bb.base_channels = 18, 32
-        chans = [128, 256, 512, 1024]
-    model.neck.neck.in_channels = chans
-    model.neck.neck.out_channels = 32
-    model.rpn_head.in_channels = model.rpn_head.feat_channels = 32
-    roi = model.roi_head
-    roi.bbox_roi_extractor.out_channels = 32
-    roi.bbox_head.in_channels, roi.bbox_head.fc_out_channels = 32, 32
-    if roi.get('mask_head'):
-        roi.mask_roi_extractor.out_channels = 32
-        roi.mask_head.in_channels, roi.mask_head.conv_out_channels, roi.mask_head.num_convs = 32, 8, 1
-    for key in ('rpn_proposal', ):
-        model.train_cfg[key].update(nms_pre=500, max_per_img=100)
-    model.test_cfg.rpn.update(nms_pre=500, max_per_img=50)
-    return model
 
 
 def test_every_expected_config_exists():
@@ -106,16 +80,16 @@ def test_config_builds_trains_and_predicts(path):
         full = MODELS.build(cfg.model)
         assert full.backbone.__class__.__name__ == cfg.model.backbone.type
         del full
-    model = MODELS.build(_shrink(cfg.model))
+    model = MODELS.build(shrink_detector(cfg.model))
     model.init_weights()
     model.train()
-    inputs, samples = tiny_batch(model, num_slices=num_slices, size=64)
+    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=64)
     losses = model.loss(inputs, samples)
     total = sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()
     model.eval()
-    inputs, samples = tiny_batch(model, num_slices=num_slices, size=64, training=False)
+    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=64, training=False)
     with torch.no_grad():
         results = model.predict(inputs, samples)
     assert len(results) == 2 and results[0].pred_instances.bboxes.shape[-1] == 4
@@ -156,7 +130,7 @@ def test_alignshift_is_the_a3d_leaf_with_its_operator_on_the_series_slices():
 
 
 def test_operator_swap_keeps_parameters_outside_backbone():
-    from tests.test_models.utils import tiny_model_cfg
+    from mmdet3dctx.testing.tiny_detector import tiny_model_cfg
     shapes = []
     for op in ('A3DConv', 'NoFusionConv', 'ACSConv', 'I3DConv', 'P3DConv', 'TSMConv', 'AlignShiftConv'):
         model = MODELS.build(tiny_model_cfg(dict(type=op)))
@@ -172,13 +146,10 @@ PUBLISHED = {'DenseNet3D': DENSENET121, 'ResNet3D': RESNET50, 'ThickenedResNet':
              'InflatedSwinTransformer': SWIN_T}
 
 
-@pytest.mark.parametrize('path', PAPER, ids=_rel(PAPER))
+@pytest.mark.parametrize('path', PAPER_FROM_IMAGENET, ids=_rel(PAPER_FROM_IMAGENET))
 def test_paper_configs_start_from_the_published_weights(path):
     cfg = _read(path)
     bb = cfg.model.backbone
-    if bb.type == 'MP3DResNet':  # the whole detector from MP3D's COCO pseudo-3D pretraining
-        assert cfg.load_from and cfg.load_from.endswith('.pth') and not bb.get('init_cfg')
-        return
     assert bb.init_cfg == dict(type='Pretrained2D', checkpoint=PUBLISHED[bb.type])
     assert not cfg.get('load_from')
     cfg = _read(path, **{'model.backbone.init_cfg.checkpoint': '/weights/local.pth'})  # what --cfg-options does
@@ -226,12 +197,14 @@ def test_a3d_family_recipe(path):
     assert m.roi_head.mask_roi_extractor.roi_layer.sampling_ratio == 2
     assert m.train_cfg.rpn.allowed_border == 0
     assert cfg.sync_bn == 'torch'  # SyncBN whenever training is distributed
-    model = MODELS.build(_shrink(m))
+    model = MODELS.build(shrink_detector(m))
     assert type(model.rpn_head.loss_bbox).__name__ == 'SmoothL1Loss' and model.rpn_head.loss_bbox.beta == 1 / 9
 
 
 def test_mp3d_recipe():
     cfg = _read(osp.join(ROOT, 'configs', 'deeplesion', 'mp3d63_9slice.py'))
+    # the whole detector from MP3D's COCO pseudo-3D pretraining, no backbone initialiser
+    assert cfg.load_from and cfg.load_from.endswith('.pth') and not cfg.model.backbone.get('init_cfg')
     flips = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'RandomFlip']
     assert len(flips) == 1
     # independent horizontal and vertical flips with p = 0.5 each: h only, v only and both ('diagonal') 0.25 each

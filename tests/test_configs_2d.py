@@ -9,35 +9,13 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmdet3dctx.apis import read_config
-from tests.test_models.utils import tiny_batch
+from mmdet3dctx.testing.tiny_detector import random_ct_batch, shrink_detector
 
 register_all_modules(init_default_scope=True)
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'deeplesion_2d', '*.py')) +
                  [c for c in glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py'))
                   if osp.basename(c).startswith(('3dce', 'thickened', 'swin'))])
-
-
-def _shrink(model):
-    """Narrow and from scratch (nothing downloads), so BatchNorm trains (norm_eval needs a checkpoint)."""
-    bb = model.backbone
-    bb.pop('init_cfg', None)
-    if bb.type == 'ThickenedResNet':
-        bb.norm_eval = False
-    if bb.type == 'ThickenedResNet':
-        bb.depth, bb.base_channels = 18, 16
-        chans = [16, 32, 64, 128]
-    else:
-        bb.embed_dims, bb.depths, bb.num_heads = 16, [1, 1, 1, 1], [1, 1, 2, 2]
-        bb.window_size, bb.convert_weights = 4, False
-        chans = [16, 32, 64, 128]
-    model.neck.in_channels, model.neck.out_channels = chans, 32
-    model.rpn_head.in_channels = model.rpn_head.feat_channels = 32
-    model.roi_head.bbox_roi_extractor.out_channels = 32
-    model.roi_head.bbox_head.in_channels = model.roi_head.bbox_head.fc_out_channels = 32
-    model.train_cfg.rpn_proposal.update(nms_pre=500, max_per_img=100)
-    model.test_cfg.rpn.update(nms_pre=500, max_per_img=50)
-    return model
 
 
 def test_the_configs_and_their_demo_versions_exist():
@@ -71,16 +49,16 @@ def test_config_builds_trains_and_predicts(path):
         assert type(full.backbone).__name__ == cfg.model.backbone.type
         del full
     torch.manual_seed(0)
-    model = MODELS.build(_shrink(cfg.model))
+    model = MODELS.build(shrink_detector(cfg.model))
     model.init_weights()
     model.train()
-    inputs, samples = tiny_batch(model, num_slices=num_slices, size=64)
+    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=64)
     losses = model.loss(inputs, samples)
     total = sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()
     model.eval()
-    inputs, samples = tiny_batch(model, num_slices=num_slices, size=64, training=False)
+    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=64, training=False)
     with torch.no_grad():
         results = model.predict(inputs, samples)
     assert len(results) == 2 and results[0].pred_instances.bboxes.shape[-1] == 4

@@ -15,8 +15,6 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from tests.test_stack.test_requirements_sync import pins
-
 ROOT = Path(__file__).resolve().parents[1]
 # what a wheel or an sdist is built from (the rest of the repository stays out)
 PACKAGE_SOURCES = ('setup.py', 'pyproject.toml', 'MANIFEST.in', 'README.md', 'LICENSE', 'CHANGELOG.md',
@@ -60,8 +58,8 @@ def test_license_is_the_apache_2_text_setup_py_claims():
     assert "license='Apache-2.0'" in (ROOT / 'setup.py').read_text()
 
 
-def test_runtime_requirements_are_ranges_that_hold_the_pins():
-    pinned = pins()
+def test_runtime_requirements_are_ranges_that_hold_the_pins(requirement_pins):
+    pinned = requirement_pins
     reqs = [Requirement(r) for r in setup_literal('INSTALL_REQUIRES')]
     extras = {k: [Requirement(r) for r in v] for k, v in setup_literal('EXTRAS_REQUIRE').items()}
     assert {'tensorboard', 'tests'} <= set(extras)
@@ -192,7 +190,7 @@ def test_mim_searches_trains_and_tests_the_installed_package(site, tmp_path):
     config by its file name in the package and runs the package's tools/train.py (a tiny run of the demo), and
     ``mim test`` evaluates its checkpoint."""
     from mmdet3dctx.testing import make_synthetic_deeplesion
-    from tests.test_models.utils import tiny_cfg_argv
+    from mmdet3dctx.testing.tiny_detector import tiny_cfg_argv
     out = subprocess.run([sys.executable, '-c', 'import mmdet3dctx; print(mmdet3dctx.__file__)'], cwd=tmp_path,
                          env=installed_env(site), capture_output=True, text=True)
     assert out.stdout.strip() == str(site / 'mmdet3dctx' / '__init__.py'), out.stdout + out.stderr

@@ -472,33 +472,13 @@ def _quiet_mmengine():
         logger.setLevel(level)
 
 
-def shrink_detector(model_cfg) -> None:
-    """Make a DenseNet3D detector config tiny in place (``--quick`` on a CPU): one layer per dense block, growth
-    8, 32-channel neck and heads. The pipeline of modules stays that of the config."""
-    bb = model_cfg.backbone
-    bb.block_config, bb.growth_rate, bb.num_init_features = (1, 1, 1), 8, 16
-    channels, outs = bb.num_init_features, []
-    for i, n in enumerate(bb.block_config):  # DenseNet3D: a transition halves the channels before each block
-        channels = channels // 2 if i else channels
-        channels += n * bb.growth_rate
-        outs.append(channels)
-    model_cfg.neck.neck.in_channels = [outs[i] for i in bb.get('out_indices', (0, 1, 2))]
-    model_cfg.neck.neck.out_channels = 32
-    model_cfg.rpn_head.in_channels = model_cfg.rpn_head.feat_channels = 32
-    for key in ('bbox_roi_extractor', 'mask_roi_extractor'):
-        if key in model_cfg.roi_head:
-            model_cfg.roi_head[key].out_channels = 32
-    model_cfg.roi_head.bbox_head.in_channels = model_cfg.roi_head.bbox_head.fc_out_channels = 32
-    if 'mask_head' in model_cfg.roi_head:
-        model_cfg.roi_head.mask_head.in_channels, model_cfg.roi_head.mask_head.conv_out_channels = 32, 8
-
-
 def build_detector(config: str, device, tiny: bool = False):
     """The config's model with its pretrained initialisation switched off (nothing is downloaded); ``tiny``:
-    shrunk by :func:`shrink_detector`."""
+    shrunk by :func:`~mmdet3dctx.testing.tiny_detector.shrink_detector`."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmdet3dctx.apis.config import read_config
+    from mmdet3dctx.testing.tiny_detector import shrink_detector
     register_all_modules(init_default_scope=True)
     cfg = read_config(config)
     cfg.model.backbone.init_cfg = None
@@ -511,31 +491,6 @@ def build_detector(config: str, device, tiny: bool = False):
     return model.to(device), cfg.model.backbone.num_slices
 
 
-def random_batch(model, num_slices: int, size: int, batch_size: int, training: bool, input_slice_interval: float = 2.0):
-    """A preprocessed batch of random CT-like inputs ``(N, 1, D, size, size)`` with two boxes and masks each."""
-    import numpy as np
-    from mmdet.structures import DetDataSample
-    from mmdet.structures.mask import BitmapMasks
-    from mmengine.structures import InstanceData
-
-    g = torch.Generator().manual_seed(0)
-    boxes = torch.tensor([[0.15, 0.2, 0.45, 0.5], [0.55, 0.3, 0.85, 0.7]]) * size
-    masks = np.zeros((2, size, size), np.uint8)
-    for m, (x1, y1, x2, y2) in zip(masks, boxes.round().int().tolist()):
-        m[y1:y2, x1:x2] = 1
-    inputs, samples = [], []
-    for _ in range(batch_size):
-        inputs.append(torch.rand(num_slices, size, size, generator=g) * 255)
-        sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.),
-                                             input_slice_interval=input_slice_interval,
-                                             slice_interval=input_slice_interval))
-        sample.gt_instances = InstanceData(bboxes=boxes.clone(), labels=torch.zeros(2, dtype=torch.long),
-                                           masks=BitmapMasks(masks.copy(), size, size))
-        samples.append(sample)
-    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), training)
-    return data['inputs'], data['data_samples']
-
-
 def detector_iteration(config: str, device, precision: str, size: int = 512, batch_size: int = 2,
                        tiny: bool = False, warmup: int = 1) -> Dict:
     """One training iteration (loss, backward, SGD step) and one test pass of ``config``'s model on random
@@ -544,11 +499,12 @@ def detector_iteration(config: str, device, precision: str, size: int = 512, bat
     Returns:
         dict: ``train_ips``/``test_ips`` (images/s), ``train_peak_mib``/``test_peak_mib`` (None on the CPU).
     """
+    from mmdet3dctx.testing.tiny_detector import random_ct_batch
     device = torch.device(device)
     model, num_slices = build_detector(config, device, tiny)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    train_batch = random_batch(model, num_slices, size, batch_size, training=True)
-    test_batch = random_batch(model, num_slices, size, batch_size, training=False)
+    train_batch = random_ct_batch(model, num_slices, size, batch_size, training=True, input_slice_interval=2.0)
+    test_batch = random_ct_batch(model, num_slices, size, batch_size, training=False, input_slice_interval=2.0)
 
     def train_step():
         model.train()

@@ -59,7 +59,7 @@ def _field(record: dict, key: str, num: int, fill, dtype) -> np.ndarray:
 
 def make_record(file_name: str, dets, instances: Sequence[dict], slice_interval: Optional[float] = None,
                 split: Optional[int] = None) -> dict:
-    """One evaluation record: a key slice's detections and its lesions (the one place records are built).
+    """One evaluation record: a key slice's detections and its lesions (records are built here only).
 
     Args:
         file_name (str): Key slice name, e.g. ``'000001_01_01_103.png'``.

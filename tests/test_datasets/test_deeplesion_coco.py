@@ -5,7 +5,7 @@ import pytest
 
 from mmdet3dctx.datasets.deeplesion_coco import key_slices_to_coco, load_coco_key_slices
 from mmdet3dctx.datasets.dl_info import load_key_slices
-from .helpers import row, write_csv
+from mmdet3dctx.testing.deeplesion_files import row, write_csv
 
 
 def _same(a, b):

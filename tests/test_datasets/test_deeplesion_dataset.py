@@ -12,7 +12,7 @@ from mmdet3dctx.datasets import DeepLesionDataset, DLInfoError
 from mmdet3dctx.datasets.deeplesion_coco import key_slices_to_coco
 from mmdet3dctx.datasets.dl_info import group_key_slices, load_key_slices, read_dl_info
 from mmdet3dctx.testing import make_synthetic_deeplesion
-from .helpers import row, write_constant_series, write_csv
+from mmdet3dctx.testing.deeplesion_files import row, write_constant_series, write_csv
 
 REPO = osp.join(osp.dirname(__file__), '..', '..')
 CONFIGS = osp.join(REPO, 'configs', '_base_', 'datasets')

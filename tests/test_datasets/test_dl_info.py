@@ -5,7 +5,7 @@ import pytest
 from mmdet3dctx.datasets.dl_info import (DL_INFO_COLUMNS, SPLITS, DLInfoError, file_name_to_img_path,
                                          group_key_slices, load_key_slices, read_dl_info, select_split,
                                          split_counts)
-from .helpers import row, write_csv
+from mmdet3dctx.testing.deeplesion_files import row, write_csv
 
 
 def test_columns_are_the_18_of_deeplesion():

@@ -11,7 +11,7 @@ from mmdet3dctx.datasets import DeepLesionDataset
 from mmdet3dctx.datasets.slice_sampling import decode_hu_png, interpolation_plan, window_hu
 from mmdet3dctx.datasets.transforms import LoadDeepLesionSlices
 from mmdet3dctx.testing import make_synthetic_deeplesion
-from .helpers import write_constant_series, write_slice
+from mmdet3dctx.testing.deeplesion_files import write_constant_series, write_slice
 
 W, H = 40, 24  # non-square: catches (H, W) mix-ups
 WINDOW = (-1024, 2050)
@@ -238,7 +238,7 @@ def test_disk_cache_hits_return_identical_arrays_and_write_only_in_its_folder(se
 
 
 def test_disk_cache_decodes_a_changed_png_and_an_unreadable_entry_again(series, tmp_path):
-    from .helpers import write_slice
+    from mmdet3dctx.testing.deeplesion_files import write_slice
     cache_dir = str(tmp_path.parent / (tmp_path.name + '_decoded'))
     load = LoadDeepLesionSlices(num_slices=1, decode_cache_dir=cache_dir, cache_size=0)
     assert load(_results(series, 10, 1.0))['img'][0, 0, 0] == pytest.approx(expected(100)[()], abs=1e-4)

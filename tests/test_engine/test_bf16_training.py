@@ -8,7 +8,7 @@ from mmdet.registry import HOOKS, MODELS  # noqa: E402
 from mmengine.registry import OPTIM_WRAPPERS  # noqa: E402
 
 import mmdet3dctx  # noqa: E402,F401
-from tests.test_models.utils import tiny_batch, tiny_model_cfg  # noqa: E402
+from mmdet3dctx.testing.tiny_detector import random_ct_batch, tiny_model_cfg  # noqa: E402
 
 OPS = ['NoFusionConv', 'A3DConv', 'ACSConv', 'SoftACSConv', 'I3DConv', 'P3DConv', 'TSMConv', 'AlignShiftConv']
 
@@ -21,7 +21,7 @@ def test_bf16_train_step(op):
     model.train()
     wrapper = OPTIM_WRAPPERS.build(dict(type='CPUAutocastOptimWrapper',
                                         optimizer=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)))
-    inputs, samples = tiny_batch(model, num_slices=3, size=64)
+    inputs, samples = random_ct_batch(model, num_slices=3, size=64)
     before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
     with wrapper.optim_context(model):
         assert torch.is_autocast_enabled('cpu') and torch.get_autocast_dtype('cpu') == torch.bfloat16
@@ -37,9 +37,9 @@ def test_bf16_train_step(op):
 
 def test_key_group_rpn_bf16_train_step_runs_both_neck_calls_in_bf16():
     """The RPN's (key group) and the RoI head's (fused) maps both come from the neck in bf16; heads in float32."""
-    from tests.test_models.test_detectors.test_key_group_rpn_mask_rcnn import model_cfg
+    from mmdet3dctx.apis import read_config
     torch.manual_seed(0)
-    model = MODELS.build(model_cfg())
+    model = MODELS.build(read_config('configs/demo/3dce_r18_9slice_synthetic.py').model)
     model.init_weights()
     model.train()
     wrapper = OPTIM_WRAPPERS.build(dict(type='CPUAutocastOptimWrapper',
@@ -47,7 +47,7 @@ def test_key_group_rpn_bf16_train_step_runs_both_neck_calls_in_bf16():
     neck_dtypes, rpn_input_dtypes = [], []
     model.neck.register_forward_hook(lambda m, a, out: neck_dtypes.append(out[0].dtype))
     model.rpn_head.rpn_conv.register_forward_hook(lambda m, a, out: rpn_input_dtypes.append(a[0].dtype))
-    inputs, samples = tiny_batch(model, num_slices=9, size=64)
+    inputs, samples = random_ct_batch(model, num_slices=9, size=64)
     with wrapper.optim_context(model):
         losses = model.loss(inputs, samples)
     assert neck_dtypes == [torch.bfloat16, torch.bfloat16]
@@ -68,7 +68,7 @@ def test_float32_heads_hook_under_the_test_loops_autocast():
     model.eval()
     hook = HOOKS.build(dict(type='Float32HeadsHook'))
     runner = SimpleNamespace(model=model)
-    inputs, samples = tiny_batch(model, num_slices=3, size=64, training=False)
+    inputs, samples = random_ct_batch(model, num_slices=3, size=64, training=False)
     hook.before_test_epoch(runner)
     with torch.no_grad(), autocast(device_type='cpu', dtype=torch.bfloat16):
         assert model.extract_feat(inputs)[0].dtype == torch.bfloat16

@@ -90,7 +90,7 @@ def _toy_runner(work_dir, **kwargs):
     from mmdet.registry import RUNNERS
     from mmengine.config import Config
 
-    from .toy import toy_cfg
+    from mmdet3dctx.testing.toy_runner import toy_cfg
     cfg = toy_cfg(work_dir, **kwargs)
     cfg['optim_wrapper']['optimizer'].update(lr=0.0, momentum=0.0)  # weights stay as loaded
     return RUNNERS.build(Config(cfg))

@@ -8,7 +8,7 @@ pytest.importorskip('mmdet')
 from mmdet.registry import HOOKS  # noqa: E402
 from mmengine.visualization import Visualizer  # noqa: E402
 
-from tests.test_datasets.helpers import write_slice  # noqa: E402
+from mmdet3dctx.testing.deeplesion_files import write_slice  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

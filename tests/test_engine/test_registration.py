@@ -15,7 +15,7 @@ from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import OPTIM_WRAPPERS, RUNNERS, DefaultScope  # noqa: E402
 
 from mmdet3dctx.engine import CPUAutocastOptimWrapper, SafeRunner  # noqa: E402
-from .toy import toy_cfg  # noqa: E402
+from mmdet3dctx.testing.toy_runner import toy_cfg  # noqa: E402
 
 
 @pytest.fixture(params=['mmdet', None], ids=['default_scope=mmdet', 'no default scope'])

@@ -14,8 +14,8 @@ from mmdet.registry import RUNNERS  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmdet3dctx.engine import CheckpointError, NonFiniteLossError  # noqa: E402
+from mmdet3dctx.testing.toy_runner import Killed, toy_cfg  # noqa: E402
 from mmdet3dctx.utils import read_state_dict  # noqa: E402
-from .toy import Killed, toy_cfg  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -93,14 +93,13 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     """A real process killed with SIGKILL in the middle of epoch 2 resumes from epoch_1.pth and ends with the
     uninterrupted run's weights."""
     script = tmp_path / 'run.py'
-    script.write_text(textwrap.dedent(f'''
+    script.write_text(textwrap.dedent('''
         import sys, time
-        sys.path.insert(0, {ROOT!r})
         import mmdet3dctx
         from mmengine.config import Config
         from mmengine.hooks import Hook
         from mmdet.registry import HOOKS, RUNNERS
-        from tests.test_engine.toy import toy_cfg
+        from mmdet3dctx.testing.toy_runner import toy_cfg
 
         @HOOKS.register_module(force=True)
         class SlowDown(Hook):

@@ -120,7 +120,6 @@ def test_no_images_is_an_error():
 
 
 def test_map50_matches_the_coco_definition():
-    pytest.importorskip('pycocotools')
     from mmdet3dctx.evaluation.coco_map import box_map50
     gts = [np.array([[0., 0., 10., 10.]]), np.array([[20., 20., 40., 40.]])]
     perfect = [np.array([[0., 0., 10., 10., .9]]), np.array([[20., 20., 40., 40., .8]])]

@@ -116,7 +116,6 @@ def test_gt_instances_fallback_and_duplicates():
 
 
 def test_map50_is_logged():
-    pytest.importorskip('pycocotools')
     metric = DeepLesionMetric()
     metric.process({}, walk_samples())
     metrics = metric.evaluate(2)

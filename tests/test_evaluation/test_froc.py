@@ -1,7 +1,7 @@
 """The DeepLesion FROC protocol: hand-computed cases for every rule, options, and agreement with a loop."""
 import numpy as np
 import pytest
-from froc_loop import froc_curve_loop, interp_loop
+from mmdet3dctx.testing.froc_reference import froc_curve_loop, interp_loop
 
 from mmdet3dctx.evaluation.froc import (box_overlaps, froc_curve, interp_sensitivity, match_detections,
                                         sensitivity_at_fp)

@@ -198,14 +198,16 @@ def test_nifti_and_box_only_findings(tmp_path):
     assert f['sop_instance_uid'] is None
 
 
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason='no chromium on this machine (Debian package `chromium`; .ci/run '
+                    'installs it)')
 def test_report_renders_in_a_browser(study, tmp_path):
-    chromium = shutil.which('chromium') or shutil.which('chromium-browser')
-    if chromium is None:
-        pytest.skip('no chromium on this machine (Debian package `chromium`; .ci/run installs it)')
     page = (study['out'] / 'report.html').read_text()
     assert 'src="http' not in page and 'href="http' not in page and '<script' not in page  # self-contained
     shot = tmp_path / 'shot.png'
-    res = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--enable-logging=stderr', '--v=0',
+    res = subprocess.run([CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--enable-logging=stderr', '--v=0',
                           f'--screenshot={shot}', '--window-size=900,1000',
                           (study['out'] / 'report.html').as_uri()], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]

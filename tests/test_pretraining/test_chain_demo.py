@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.test_models.utils import tiny_cfg_argv
+from mmdet3dctx.testing.tiny_detector import tiny_cfg_argv
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = osp.join(ROOT, 'configs', 'demo', 'a3d_coco_pseudo3d_synthetic.py')

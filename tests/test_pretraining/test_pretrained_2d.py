@@ -11,7 +11,7 @@ from mmengine.registry import WEIGHT_INITIALIZERS
 from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 from mmdet3dctx.pretraining import Pretrained2DInit
-from .tv_densenet import TVDenseNet, randomise
+from mmdet3dctx.testing.torchvision_densenet import TVDenseNet, randomise
 
 
 def _grey_volume(num_slices=3, size=64, identical=False):
@@ -249,7 +249,7 @@ def test_errors(tmp_path):
 
 def test_through_the_detector_init_weights(tmp_path):
     """As in a config: the detector's init_weights reaches the backbone's Pretrained2D init_cfg."""
-    from tests.test_models.utils import tiny_model_cfg
+    from mmdet3dctx.testing.tiny_detector import tiny_model_cfg
     net = randomise(TVDenseNet(growth_rate=8, block_config=(1, 1, 1, 1), num_init_features=16), seed=5)
     path = tmp_path / 'tiny_densenet.pth'
     torch.save(net.state_dict(), path)

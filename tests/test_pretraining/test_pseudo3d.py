@@ -60,7 +60,7 @@ def test_transform_errors():
 
 def test_synthetic_coco_deterministic_and_valid(tmp_path):
     a = make_synthetic_coco(str(tmp_path / 'a'), num_train=3, num_val=1, image_size=64, seed=5)
-    b = make_synthetic_coco(str(tmp_path / 'b'), num_train=3, num_val=1, image_size=64, seed=5)
+    make_synthetic_coco(str(tmp_path / 'b'), num_train=3, num_val=1, image_size=64, seed=5)
 
     def digest(root):
         files = [f'annotations/instances_{s}2017.json' for s in ('train', 'val')]

@@ -11,7 +11,7 @@ from mmdet3dctx.apis import read_config
 from mmdet3dctx.ops import A3DConv
 from mmdet3dctx.pretraining.slice_transfer import (transfer_a3d_matrix, transfer_depth_kernel,
                                                    transfer_state_dict)
-from tests.test_models.utils import tiny_batch, tiny_model_cfg
+from mmdet3dctx.testing.tiny_detector import random_ct_batch, tiny_model_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -144,7 +144,7 @@ def test_detector_same_slices_reproduced_exactly():
     sd, rows = transfer_state_dict(src.state_dict(), dst)
     assert {r.action for r in rows} == {'copied'}
     dst.load_state_dict(sd)
-    inputs, samples = tiny_batch(src, num_slices=3, training=False)
+    inputs, samples = random_ct_batch(src, num_slices=3, training=False)
     (fa, ra), (fb, rb) = _predict(src, inputs, samples), _predict(dst, inputs, samples)
     for a, b in zip(fa, fb):
         assert torch.equal(a, b)
@@ -165,7 +165,7 @@ def test_detector_3_to_7_center_equals_3_slice_model(op):
     assert all(k.endswith('fusion_weight') for k in mapped if k.startswith('backbone.')) and (
         any(k.startswith('backbone.') for k in mapped) == (op == 'A3DConv'))
     dst.load_state_dict(sd)
-    inputs7, samples = tiny_batch(dst, num_slices=7, training=False)
+    inputs7, samples = random_ct_batch(dst, num_slices=7, training=False)
     (fa, ra), (fb, rb) = _predict(dst, inputs7, samples), _predict(src, inputs7[:, :, 2:5].contiguous(), samples)
     for a, b in zip(fa, fb):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

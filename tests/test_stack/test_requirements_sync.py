@@ -1,33 +1,19 @@
 """Versions are pinned once (requirements/*.txt) and every installer reads them from there; the installed
 environment is consistent (``pip check``)."""
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
-PIN = re.compile(r'^([A-Za-z0-9_.\-]+)==([^\s;#]+)')
 
 
-def pins():
-    out = {}
-    for f in sorted((ROOT / 'requirements').glob('*.txt')):
-        for line in f.read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith('#'):
-                continue
-            m = PIN.match(line)
-            assert m, f'{f.name}: every requirement must be pinned with ==, got {line!r}'
-            name = m.group(1).lower()
-            assert name not in out, f'{name} pinned twice ({out[name][1]} and {f.name})'
-            out[name] = (m.group(2), f.name)
-    return out
-
-
-def test_every_requirement_pinned_exactly_once():
-    p = pins()
+def test_every_requirement_pinned_exactly_once(requirement_pins):
+    p = requirement_pins
     for name in ('torch', 'mmengine', 'mmcv', 'mmdet', 'numpy', 'pytest', 'setuptools', 'openmim'):
         assert name in p, name
     assert p['torch'][0] == '2.13.0' and p['mmcv'][0] == '2.1.0' and p['mmdet'][0] == '3.3.0'
@@ -66,29 +52,22 @@ def test_dockerfile_base_image_and_architectures():
     assert all(re.fullmatch(r'\d+\.\d(\+PTX)?', a) for a in archs) and '9.0+PTX' in archs
 
 
+HADOLINT = shutil.which('hadolint') or str(Path(sys.executable).parent / 'hadolint')
+
+
+@pytest.mark.skipif(not Path(HADOLINT).exists(), reason='hadolint not installed (requirements/tests.txt installs it '
+                    'on x86_64)')
 def test_dockerfile_lints_clean():
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path as P
-    exe = shutil.which('hadolint') or str(P(sys.executable).parent / 'hadolint')
-    if not P(exe).exists():
-        import pytest
-        pytest.skip('hadolint not installed (requirements/tests.txt installs it on x86_64)')
-    out = subprocess.run([exe, '--config', str(ROOT / 'docker' / '.hadolint.yaml'), '--no-color',
+    out = subprocess.run([HADOLINT, '--config', str(ROOT / 'docker' / '.hadolint.yaml'), '--no-color',
                           str(ROOT / 'docker' / 'Dockerfile')], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_pip_check_finds_no_conflict():
+def test_pip_check_finds_no_conflict(requirement_pins):
     """Every installed distribution's requirements are met (``pip check``), except that the reference packages of
     requirements/tests-nodeps.txt, installed without their dependencies on purpose (docs/install.md), may miss
     some: a version conflict is never allowed, and no other package may miss one."""
-    nodeps = set()
-    for line in (ROOT / 'requirements' / 'tests-nodeps.txt').read_text().splitlines():
-        m = PIN.match(line.strip())
-        if m:
-            nodeps.add(m.group(1).lower())
+    nodeps = {name for name, (_, where) in requirement_pins.items() if where == 'tests-nodeps.txt'}
     out = subprocess.run([sys.executable, '-m', 'pip', 'check'], capture_output=True, text=True)
     allowed = re.compile(r'^(\S+) \S+ requires \S+, which is not installed\.$')
     problems = []

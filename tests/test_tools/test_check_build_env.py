@@ -1,6 +1,5 @@
 """The decisions `make install` takes through tools/check_build_env.py: keep an existing torch, the CPU wheel
 index on CPU machines, CUDA or CPU mmcv ops, what is missing said first, CPU and CUDA wheels cached apart."""
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -11,27 +10,30 @@ import pytest
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 SCRIPT = osp.join(ROOT, 'tools', 'check_build_env.py')
-spec = importlib.util.spec_from_file_location('check_build_env', SCRIPT)
-cbe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(cbe)
+
+
+@pytest.fixture(scope='module')
+def cbe(load_tool):
+    """The module of ``tools/check_build_env.py``."""
+    return load_tool('check_build_env')
 
 WHEELS = '/home/u/.cache/mmdet3dctx/wheels'
 
 
-def gpu_probe(**kw):
+def gpu_probe(cbe, **kw):
     base = dict(python=(3, 11), torch_version='2.4.1+cu121', torch_cuda='12.1', gpu_capabilities=[(9, 0), (8, 0),
                 (9, 0)], cxx='/usr/bin/g++', nvcc='/usr/local/cuda/bin/nvcc', nvcc_version='12.1', env={})
     base.update(kw)
     return cbe.Probe(**base)
 
 
-def cpu_probe(**kw):
+def cpu_probe(cbe, **kw):
     base = dict(python=(3, 11), torch_version='2.13.0+cpu', torch_cuda=None, cxx='/usr/bin/g++', env={})
     base.update(kw)
     return cbe.Probe(**base)
 
 
-def test_pinned_torch_and_python_floor_match_the_project_files(tmp_path):
+def test_pinned_torch_and_python_floor_match_the_project_files(cbe, tmp_path):
     assert cbe.pinned_torch() == '2.13.0'
     with open(osp.join(ROOT, 'setup.py')) as f:
         floor = re.search(r"python_requires='>=(\d+)\.(\d+)'", f.read())
@@ -42,23 +44,23 @@ def test_pinned_torch_and_python_floor_match_the_project_files(tmp_path):
         cbe.pinned_torch(str(bad))
 
 
-def test_python_version():
+def test_python_version(cbe):
     assert cbe.check_python((3, 11, 7)) is None and cbe.check_python((3, 12)) is None
     assert 'Python 3.9 is too old' in cbe.check_python((3, 9, 1))
 
 
 @pytest.mark.parametrize('choice,has_torch,want', [('auto', True, True), ('auto', False, False), ('1', False, True),
                                                    ('0', True, False)])
-def test_venv_sees_an_existing_torch(choice, has_torch, want):
+def test_venv_sees_an_existing_torch(cbe, choice, has_torch, want):
     assert cbe.use_system_site_packages(choice, has_torch) is want
 
 
-def test_venv_choice_is_checked():
+def test_venv_choice_is_checked(cbe):
     with pytest.raises(ValueError, match="USE_SYSTEM_TORCH must be auto, 0 or 1, got 'yes'"):
         cbe.use_system_site_packages('yes', True)
 
 
-def test_torch_source():
+def test_torch_source(cbe):
     cpu = ['--extra-index-url', 'https://download.pytorch.org/whl/cpu']
     # this machine (pip finds the wheels given to it): pip's own configuration, as before
     assert cbe.torch_pip_args('auto', gpu_present=False, find_links=True) == []
@@ -71,31 +73,31 @@ def test_torch_source():
     assert cbe.torch_pip_args(url, gpu_present=False, find_links=True) == ['--extra-index-url', url]
 
 
-def test_find_links_from_env_or_pip_config():
+def test_find_links_from_env_or_pip_config(cbe):
     assert cbe.pip_has_find_links({'PIP_FIND_LINKS': '/opt/wheels'})
     assert cbe.pip_has_find_links({}, "global.cert='/etc/ssl'\nglobal.find-links='/opt/wheels'\n")
     assert not cbe.pip_has_find_links({}, "global.index-url='https://pypi.org/simple'\n")
 
 
-def test_nvcc_release():
+def test_nvcc_release(cbe):
     out = 'nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.1, V12.1.105\n'
     assert cbe.nvcc_release(out) == '12.1'
     assert cbe.nvcc_release('no version here') is None
 
 
-def test_cpu_build_against_the_pinned_torch_reuses_the_cached_wheel():
-    plan = cbe.plan_mmcv_build(cpu_probe(), WHEELS, '2.13.0')
+def test_cpu_build_against_the_pinned_torch_reuses_the_cached_wheel(cbe):
+    plan = cbe.plan_mmcv_build(cpu_probe(cbe), WHEELS, '2.13.0')
     assert plan.problems == []
     assert plan.exports == {'FORCE_CUDA': '0', 'MMCV_BUILD': 'CPU ops', 'MMCV_WHEEL_DIR': WHEELS}
 
 
-def test_cpu_build_against_another_torch_has_its_own_cache():
-    plan = cbe.plan_mmcv_build(cpu_probe(torch_version='2.4.1+cpu'), WHEELS, '2.13.0')
+def test_cpu_build_against_another_torch_has_its_own_cache(cbe):
+    plan = cbe.plan_mmcv_build(cpu_probe(cbe, torch_version='2.4.1+cpu'), WHEELS, '2.13.0')
     assert plan.exports['MMCV_WHEEL_DIR'] == osp.join(WHEELS, 'torch2.4.1+cpu-cpu')
 
 
-def test_cuda_build_from_visible_gpus():
-    plan = cbe.plan_mmcv_build(gpu_probe(), WHEELS, '2.13.0')
+def test_cuda_build_from_visible_gpus(cbe):
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe), WHEELS, '2.13.0')
     assert plan.problems == [] and plan.notes == []
     assert plan.exports['FORCE_CUDA'] == '1'
     assert plan.exports['TORCH_CUDA_ARCH_LIST'] == '8.0;9.0'  # sorted, once each
@@ -103,16 +105,16 @@ def test_cuda_build_from_visible_gpus():
     assert plan.exports['MMCV_BUILD'] == 'CUDA 12.1 ops for 8.0;9.0'
 
 
-def test_cuda_build_with_the_users_arch_list_and_no_gpu():
-    plan = cbe.plan_mmcv_build(gpu_probe(gpu_capabilities=[], env={'TORCH_CUDA_ARCH_LIST': '7.0;8.0;9.0+PTX'}),
+def test_cuda_build_with_the_users_arch_list_and_no_gpu(cbe):
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe, gpu_capabilities=[], env={'TORCH_CUDA_ARCH_LIST': '7.0;8.0;9.0+PTX'}),
                                WHEELS, '2.13.0')
     assert plan.problems == []
     assert plan.exports['TORCH_CUDA_ARCH_LIST'] == '7.0;8.0;9.0+PTX'
     assert plan.exports['MMCV_WHEEL_DIR'].endswith('-sm70_80_90+PTX')
 
 
-def test_cuda_build_problems_are_all_said_first():
-    plan = cbe.plan_mmcv_build(gpu_probe(gpu_capabilities=[], nvcc=None, cxx=None, python=(3, 10)), WHEELS, '2.13.0')
+def test_cuda_build_problems_are_all_said_first(cbe):
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe, gpu_capabilities=[], nvcc=None, cxx=None, python=(3, 10)), WHEELS, '2.13.0')
     text = '\n'.join(plan.problems)
     assert len(plan.problems) == 4
     assert 'Python 3.10 is too old' in text
@@ -121,32 +123,32 @@ def test_cuda_build_problems_are_all_said_first():
     assert 'set TORCH_CUDA_ARCH_LIST' in text
 
 
-def test_nvcc_must_match_torch_cuda():
-    plan = cbe.plan_mmcv_build(gpu_probe(nvcc_version='13.0'), WHEELS, '2.13.0')
+def test_nvcc_must_match_torch_cuda(cbe):
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe, nvcc_version='13.0'), WHEELS, '2.13.0')
     assert plan.problems == ['nvcc /usr/local/cuda/bin/nvcc is CUDA 13.0 but torch 2.4.1+cu121 is built with '
                              'CUDA 12.1: use a CUDA 12.1 toolkit (CUDA_HOME)']
-    plan = cbe.plan_mmcv_build(gpu_probe(nvcc_version='12.4'), WHEELS, '2.13.0')
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe, nvcc_version='12.4'), WHEELS, '2.13.0')
     assert plan.problems == [] and 'same major version' in plan.notes[0]
 
 
-def test_bad_arch_list():
-    plan = cbe.plan_mmcv_build(gpu_probe(env={'TORCH_CUDA_ARCH_LIST': 'sm_90'}), WHEELS, '2.13.0')
+def test_bad_arch_list(cbe):
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe, env={'TORCH_CUDA_ARCH_LIST': 'sm_90'}), WHEELS, '2.13.0')
     assert "['sm_90'] are not compute capabilities" in plan.problems[0]
 
 
-def test_force_cuda_0_builds_cpu_ops_apart():
-    plan = cbe.plan_mmcv_build(gpu_probe(env={'FORCE_CUDA': '0'}, nvcc=None), WHEELS, '2.13.0')
+def test_force_cuda_0_builds_cpu_ops_apart(cbe):
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe, env={'FORCE_CUDA': '0'}, nvcc=None), WHEELS, '2.13.0')
     assert plan.problems == []
     assert plan.exports['FORCE_CUDA'] == '0' and 'TORCH_CUDA_ARCH_LIST' not in plan.exports
     assert plan.exports['MMCV_WHEEL_DIR'] == osp.join(WHEELS, 'torch2.4.1+cu121-cpu')
 
 
-def test_no_torch():
-    plan = cbe.plan_mmcv_build(cpu_probe(torch_version=None), WHEELS, '2.13.0')
+def test_no_torch(cbe):
+    plan = cbe.plan_mmcv_build(cpu_probe(cbe, torch_version=None), WHEELS, '2.13.0')
     assert plan.problems == ['torch does not import in this Python: mmcv is built against it']
 
 
-def test_probe_finds_compilers(monkeypatch, tmp_path):
+def test_probe_finds_compilers(cbe, monkeypatch, tmp_path):
     nvcc = tmp_path / 'bin' / 'nvcc'
     nvcc.parent.mkdir()
     nvcc.write_text('#!/bin/sh\necho "Cuda compilation tools, release 12.1, V12.1.105"\n')
@@ -157,7 +159,7 @@ def test_probe_finds_compilers(monkeypatch, tmp_path):
     assert cbe.probe({'CUDA_HOME': str(tmp_path / 'none')}).nvcc is None
 
 
-def test_mmcv_command_exports_for_the_shell(tmp_path):
+def test_mmcv_command_exports_for_the_shell(cbe, tmp_path):
     """What the Makefile evaluates, on this machine's torch (the CPU path CI runs)."""
     import torch
     env = dict(os.environ, FORCE_CUDA='0')
@@ -170,27 +172,27 @@ def test_mmcv_command_exports_for_the_shell(tmp_path):
     assert 'mmcv build: CPU ops against torch' in out.stderr
 
 
-def test_mmcv_command_fails_with_the_list(monkeypatch, capsys):
-    monkeypatch.setattr(cbe, 'probe', lambda env, tools=True: gpu_probe(nvcc=None, gpu_capabilities=[]))
+def test_mmcv_command_fails_with_the_list(cbe, monkeypatch, capsys):
+    monkeypatch.setattr(cbe, 'probe', lambda env, tools=True: gpu_probe(cbe, nvcc=None, gpu_capabilities=[]))
     assert cbe.main(['mmcv', '--wheel-dir', WHEELS]) == 1
     out = capsys.readouterr()
     assert out.out == ''
     assert 'cannot build mmcv with its ops yet:\n  - torch 2.4.1+cu121 is built with CUDA 12.1' in out.err
 
 
-def test_has_torch_and_venv_args(monkeypatch, capsys):
-    monkeypatch.setattr(cbe, 'probe', lambda env, tools=True: cpu_probe())
+def test_has_torch_and_venv_args(cbe, monkeypatch, capsys):
+    monkeypatch.setattr(cbe, 'probe', lambda env, tools=True: cpu_probe(cbe))
     assert cbe.main(['has-torch']) == 0
     assert 'torch 2.13.0+cpu (CUDA none) is already installed: kept' in capsys.readouterr().err
     assert cbe.main(['venv-args', '--use-system-torch', 'auto']) == 0
     assert capsys.readouterr().out.strip() == '--system-site-packages'
-    monkeypatch.setattr(cbe, 'probe', lambda env, tools=True: cpu_probe(torch_version=None))
+    monkeypatch.setattr(cbe, 'probe', lambda env, tools=True: cpu_probe(cbe, torch_version=None))
     assert cbe.main(['has-torch']) == 1
     assert cbe.main(['venv-args', '--use-system-torch', 'auto']) == 0
     assert capsys.readouterr().out == ''
 
 
-def test_torch_too_old_for_the_toolkit():
-    plan = cbe.plan_mmcv_build(gpu_probe(torch_version='2.1.2+cu121'), WHEELS, '2.13.0')
+def test_torch_too_old_for_the_toolkit(cbe):
+    plan = cbe.plan_mmcv_build(gpu_probe(cbe, torch_version='2.1.2+cu121'), WHEELS, '2.13.0')
     assert plan.problems == ['torch 2.1.2+cu121 is too old: mmdet3dctx needs torch >= 2.4 (USE_SYSTEM_TORCH=0 installs '
                              'requirements/torch.txt)']

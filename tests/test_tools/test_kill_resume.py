@@ -14,7 +14,7 @@ import torch
 pytest.importorskip('mmdet')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')
-from tests.test_models.utils import tiny_cfg_argv  # noqa: E402
+from mmdet3dctx.testing.tiny_detector import tiny_cfg_argv  # noqa: E402
 
 
 def train_cmd(work, root, *extra):

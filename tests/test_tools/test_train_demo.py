@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from mmdet3dctx.apis import build_train_cfg
-from tests.test_models.utils import tiny_cfg_argv, tiny_cfg_options
+from mmdet3dctx.testing.tiny_detector import tiny_cfg_argv, tiny_cfg_options
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'a3d_7slice_synthetic.py')

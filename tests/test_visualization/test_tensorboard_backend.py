@@ -14,7 +14,7 @@ from mmdet3dctx.apis import read_config  # noqa: E402
 from mmdet.registry import RUNNERS  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from tests.test_engine.toy import toy_cfg  # noqa: E402
+from mmdet3dctx.testing.toy_runner import toy_cfg  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RUNTIME = osp.join(ROOT, 'configs', '_base_', 'default_runtime.py')

@@ -8,7 +8,7 @@ from mmdet.models.backbones import ResNet
 from mmdet3dctx.apis import read_config
 from mmdet3dctx.engine import cpu_autocast
 from mmdet3dctx.models import ContextMaskRCNN, KeyGroupRPNMaskRCNN
-from ..utils import build, tiny_batch, tiny_model_cfg
+from mmdet3dctx.testing.tiny_detector import build_model, random_ct_batch, tiny_model_cfg
 
 CONFIG = 'configs/demo/3dce_r18_9slice_synthetic.py'
 ESM_CONFIG = 'configs/demo/thickened_esm_ssa_r18_9slice_synthetic.py'
@@ -30,15 +30,15 @@ class Recorder:
 
 
 def test_demo_config_builds_the_key_group_rpn():
-    model = build(model_cfg())
+    model = build_model(model_cfg())
     assert isinstance(model, KeyGroupRPNMaskRCNN) and model.rpn_on_key_group
-    assert not build(model_cfg(ESM_CONFIG)).rpn_on_key_group
+    assert not build_model(model_cfg(ESM_CONFIG)).rpn_on_key_group
 
 
 def test_rpn_input_is_the_key_groups_pyramid_and_the_roi_input_the_fused_one():
-    model = build(model_cfg()).eval()
+    model = build_model(model_cfg()).eval()
     rec = Recorder(model)
-    inputs, samples = tiny_batch(model, num_slices=9, training=False)
+    inputs, samples = random_ct_batch(model, num_slices=9, training=False)
     with torch.no_grad():
         model.predict(inputs, samples)
         fused, key = model.backbone(inputs, return_key_group=True)
@@ -65,11 +65,11 @@ def test_rpn_input_is_the_key_groups_pyramid_and_the_roi_input_the_fused_one():
 
 
 def test_rpn_ignores_the_context_slices_and_the_roi_head_does_not():
-    model = build(model_cfg()).eval()
+    model = build_model(model_cfg()).eval()
     with torch.no_grad():
         for conv in model.backbone.fusion_convs.values():
             conv.weight.normal_(0, 0.02)
-    inputs, samples = tiny_batch(model, num_slices=9, training=False)
+    inputs, samples = random_ct_batch(model, num_slices=9, training=False)
     other = inputs.clone()
     other[:, :, :3] = torch.randn_like(other[:, :, :3])
     other[:, :, 6:] = torch.randn_like(other[:, :, 6:])
@@ -92,11 +92,11 @@ def test_rpn_ignores_the_context_slices_and_the_roi_head_does_not():
 
 def _losses_and_predictions(model, seed=0):
     model.train()
-    inputs, samples = tiny_batch(model, num_slices=9)
+    inputs, samples = random_ct_batch(model, num_slices=9)
     torch.manual_seed(seed)  # the RPN and RoI samplers draw at random
     losses = model.loss(inputs, samples)
     model.eval()
-    inputs, samples = tiny_batch(model, num_slices=9, training=False)
+    inputs, samples = random_ct_batch(model, num_slices=9, training=False)
     with torch.no_grad():
         preds = model.predict(inputs, samples)
         raw = model._forward(inputs, samples)
@@ -105,14 +105,14 @@ def _losses_and_predictions(model, seed=0):
 
 def test_switched_off_it_is_context_mask_rcnn():
     torch.manual_seed(0)
-    on = build(model_cfg())
+    on = build_model(model_cfg())
     with torch.no_grad():
         for conv in on.backbone.fusion_convs.values():
             conv.weight.normal_(0, 0.02)
-    off = build(model_cfg(rpn_on_key_group=False))
+    off = build_model(model_cfg(rpn_on_key_group=False))
     old_cfg = model_cfg(type='ContextMaskRCNN')
     old_cfg.pop('rpn_on_key_group')
-    old = build(old_cfg)
+    old = build_model(old_cfg)
     assert type(old) is ContextMaskRCNN
     off.load_state_dict(on.state_dict())
     old.load_state_dict(on.state_dict())
@@ -135,9 +135,9 @@ def test_switched_off_it_is_context_mask_rcnn():
 
 
 def test_training_step_and_prediction_of_the_3dce_demo_config():
-    model = build(model_cfg())
+    model = build_model(model_cfg())
     model.train()
-    inputs, samples = tiny_batch(model, num_slices=9, size=128)
+    inputs, samples = random_ct_batch(model, num_slices=9, size=128)
     losses = model.loss(inputs, samples)
     assert {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'acc'} <= set(losses)
     total = sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
@@ -146,7 +146,7 @@ def test_training_step_and_prediction_of_the_3dce_demo_config():
     assert model.backbone.fusion_convs['3'].weight.grad.abs().sum() > 0  # the RoI head's losses
     assert model.rpn_head.rpn_conv.weight.grad.abs().sum() > 0
     model.eval()
-    inputs, samples = tiny_batch(model, num_slices=9, size=128, training=False)
+    inputs, samples = random_ct_batch(model, num_slices=9, size=128, training=False)
     with torch.no_grad():
         results = model.predict(inputs, samples)
         raw = model._forward(inputs, samples)
@@ -161,10 +161,10 @@ def test_training_step_and_prediction_of_the_3dce_demo_config():
 
 def test_backbones_without_key_group_maps_are_refused():
     with pytest.raises(ValueError, match="fusion='esm'.*rpn_on_key_group=False"):
-        build(model_cfg(ESM_CONFIG, rpn_on_key_group=True))
+        build_model(model_cfg(ESM_CONFIG, rpn_on_key_group=True))
     dense = tiny_model_cfg()
     dense.type = 'KeyGroupRPNMaskRCNN'
     with pytest.raises(ValueError, match='DenseNet3D does not .*no return_key_group'):
-        build(dense)
+        build_model(dense)
     dense.rpn_on_key_group = False
-    assert not build(dense).rpn_on_key_group
+    assert not build_model(dense).rpn_on_key_group

@@ -188,19 +188,19 @@ def test_rejects_a_use_mask_loss():
 
 
 def _tiny_demo_detector():
-    from tests.test_models.utils import build, tiny_model_cfg
+    from mmdet3dctx.testing.tiny_detector import build_model, tiny_model_cfg
     cfg = tiny_model_cfg()  # configs/demo/a3d_7slice_synthetic.py, shrunk
     assert cfg.roi_head.mask_head.type == 'DiceFCNMaskHead'
     assert cfg.roi_head.mask_head.loss_mask.type == 'DiceLoss' and cfg.roi_head.mask_head.loss_mask.naive_dice
-    model = build(cfg)
+    model = build_model(cfg)
     model.train()
     return model
 
 
 def test_demo_detector_training_step():
-    from tests.test_models.utils import tiny_batch
+    from mmdet3dctx.testing.tiny_detector import random_ct_batch
     model = _tiny_demo_detector()
-    inputs, samples = tiny_batch(model)
+    inputs, samples = random_ct_batch(model)
     losses = model.loss(inputs, samples)
     loss_mask = losses['loss_mask']
     assert loss_mask.ndim == 0 and 0. < float(loss_mask.detach()) < 1.  # a mean Dice loss of untrained logits
@@ -212,9 +212,9 @@ def test_demo_detector_training_step():
 
 def test_demo_detector_step_without_lesions():
     """Key slices without lesions: no positive RoI, the mask loss is zero and the step still runs."""
-    from tests.test_models.utils import tiny_batch
+    from mmdet3dctx.testing.tiny_detector import random_ct_batch
     model = _tiny_demo_detector()
-    inputs, samples = tiny_batch(model)
+    inputs, samples = random_ct_batch(model)
     for s in samples:
         s.gt_instances = s.gt_instances[torch.zeros(len(s.gt_instances), dtype=torch.bool)]
         assert len(s.gt_instances) == 0

@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 import torch
 
-from .tv_densenet import TVDenseNet, randomise
+from .torchvision_densenet import TVDenseNet, randomise
 
 _NEW_TO_OLD = re.compile(r'(denselayer\d+\.(?:norm|conv))([12])\.')
 
