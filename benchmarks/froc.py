@@ -12,30 +12,9 @@ import argparse
 import sys
 import time
 
-import numpy as np
 
 from mmdet3dctx.evaluation.froc import froc_curve, interp_sensitivity
 from mmdet3dctx.testing import froc_reference
-
-
-def make_case(num_images, dets_per_image, seed=0):
-    """DeepLesion-like detections: 1-3 lesions per 512x512 image, jittered hits plus random boxes."""
-    rng = np.random.default_rng(seed)
-    dets, gts = [], []
-    for _ in range(num_images):
-        m = int(rng.integers(1, 4))
-        c = rng.uniform(40, 470, size=(m, 2))
-        s = rng.uniform(4, 40, size=(m, 2))
-        gt = np.round(np.concatenate([c - s, c + s], axis=1))
-        k = dets_per_image - m
-        rand = rng.uniform(0, 480, size=(k, 2))
-        boxes = np.concatenate([gt + rng.normal(0, 3, size=gt.shape),
-                                np.concatenate([rand, rand + rng.uniform(8, 60, size=(k, 2))], axis=1)])
-        # A detector of middling quality: boxes near lesions tend to score higher than the others.
-        score = np.concatenate([rng.uniform(0.2, 1, m), rng.uniform(0, 0.8, k)])[:, None].astype(np.float32)
-        dets.append(np.concatenate([boxes, score], axis=1))
-        gts.append(gt)
-    return dets, gts
 
 
 def side_by_side(fns, repeats):
@@ -62,7 +41,7 @@ def main():
     args = parser.parse_args()
 
     loop = froc_reference
-    dets, gts = make_case(args.images, args.dets)
+    dets, gts = froc_reference.synthetic_case(args.images, args.dets)
     (t_vec, t_loop), ((sens, fp), (sens_ref, fp_ref)) = side_by_side(
         [lambda: froc_curve(dets, gts), lambda: loop.froc_curve_loop(dets, gts)], args.repeats)
     identical = sens.tolist() == sens_ref and fp.tolist() == fp_ref

@@ -4,12 +4,11 @@ import glob
 import os.path as osp
 
 import pytest
-import torch
 
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmdet3dctx.apis import read_config
-from mmdet3dctx.testing.tiny_detector import random_ct_batch, shrink_detector
+from mmdet3dctx.testing.tiny_detector import train_step_and_predict
 
 register_all_modules(init_default_scope=True)
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -48,17 +47,5 @@ def test_config_builds_trains_and_predicts(path):
         full = MODELS.build(cfg.model)
         assert type(full.backbone).__name__ == cfg.model.backbone.type
         del full
-    torch.manual_seed(0)
-    model = MODELS.build(shrink_detector(cfg.model))
-    model.init_weights()
-    model.train()
-    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=64)
-    losses = model.loss(inputs, samples)
-    total = sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
-    assert torch.isfinite(total)
-    total.backward()
-    model.eval()
-    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=64, training=False)
-    with torch.no_grad():
-        results = model.predict(inputs, samples)
+    _, results = train_step_and_predict(cfg.model, num_slices)
     assert len(results) == 2 and results[0].pred_instances.bboxes.shape[-1] == 4

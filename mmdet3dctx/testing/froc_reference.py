@@ -1,8 +1,10 @@
 """A literal, per-detection implementation of the DeepLesion FROC protocol, written from its text.
 
 Kept deliberately naive (Python loops, no vectorisation) as the yardstick the fast implementation in
-``mmdet3dctx.evaluation.froc`` is tested and benchmarked against.
+``mmdet3dctx.evaluation.froc`` is tested and benchmarked against, and DeepLesion-like cases to run both on
+(:func:`synthetic_case`).
 """
+import numpy as np
 
 
 def overlap(det, gt, criterion='iou', plus_one=True):
@@ -67,3 +69,27 @@ def interp_loop(sens, fp_per_image, fp_levels):
                 slope = (sens[j + 1] - sens[j]) / (fp_per_image[j + 1] - fp_per_image[j])
                 out.append(slope * (f - fp_per_image[j]) + sens[j])
     return out
+
+
+def synthetic_case(num_images, dets_per_image=15, seed=0):
+    """DeepLesion-like detections and lesions: 1-3 lesions per 512x512 image, jittered hits plus random boxes.
+
+    Returns:
+        tuple[list, list]: per image, detections ``(K, 5)`` (box, float32 score) and lesions ``(M, 4)``.
+    """
+    rng = np.random.default_rng(seed)
+    dets, gts = [], []
+    for _ in range(num_images):
+        m = int(rng.integers(1, 4))
+        c = rng.uniform(40, 470, size=(m, 2))
+        s = rng.uniform(4, 40, size=(m, 2))
+        gt = np.round(np.concatenate([c - s, c + s], axis=1))
+        k = dets_per_image - m
+        rand = rng.uniform(0, 480, size=(k, 2))
+        boxes = np.concatenate([gt + rng.normal(0, 3, size=gt.shape),
+                                np.concatenate([rand, rand + rng.uniform(8, 60, size=(k, 2))], axis=1)])
+        # A detector of middling quality: boxes near lesions tend to score higher than the others.
+        score = np.concatenate([rng.uniform(0.2, 1, m), rng.uniform(0, 0.8, k)])[:, None].astype(np.float32)
+        dets.append(np.concatenate([boxes, score], axis=1))
+        gts.append(gt)
+    return dets, gts

@@ -156,3 +156,20 @@ def random_ct_batch(model, num_slices: int = 3, size: int = 64, batch_size: int 
         samples.append(sample)
     data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), training)
     return data['inputs'], data['data_samples']
+
+
+def train_step_and_predict(model_cfg, num_slices: int, size: int = 64):
+    """Build ``model_cfg`` shrunk by :func:`shrink_detector`, run one loss and backward pass on a
+    :func:`random_ct_batch` and predict on another. Returns ``(total_loss, predictions)``; the loss is finite."""
+    model = build_model(shrink_detector(model_cfg))
+    model.train()
+    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=size)
+    losses = model.loss(inputs, samples)
+    total = sum(v if torch.is_tensor(v) else sum(v) for k, v in losses.items() if 'loss' in k)
+    if not torch.isfinite(total):
+        raise AssertionError(f'a training step of {model_cfg.type} gave a non-finite loss: {losses}')
+    total.backward()
+    model.eval()
+    inputs, samples = random_ct_batch(model, num_slices=num_slices, size=size, training=False)
+    with torch.no_grad():
+        return total, model.predict(inputs, samples)

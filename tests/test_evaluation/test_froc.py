@@ -1,7 +1,7 @@
 """The DeepLesion FROC protocol: hand-computed cases for every rule, options, and agreement with a loop."""
 import numpy as np
 import pytest
-from mmdet3dctx.testing.froc_reference import froc_curve_loop, interp_loop
+from mmdet3dctx.testing.froc_reference import froc_curve_loop, interp_loop, synthetic_case
 
 from mmdet3dctx.evaluation.froc import (box_overlaps, froc_curve, interp_sensitivity, match_detections,
                                         sensitivity_at_fp)
@@ -230,20 +230,7 @@ def test_agrees_with_the_per_detection_loop(seed, options):
 
 
 def test_agrees_with_the_loop_on_a_large_realistic_case():
-    rng = np.random.default_rng(0)
-    dets, gts = [], []
-    for _ in range(300):
-        m = rng.integers(1, 4)
-        c = rng.uniform(20, 480, size=(m, 2))
-        s = rng.uniform(5, 40, size=(m, 2))
-        gts.append(np.round(np.concatenate([c - s, c + s], axis=1)))
-        # Detections: jittered lesions plus random boxes, float32 scores as a model gives them.
-        k = rng.integers(0, 15)
-        base = np.concatenate([gts[-1], rng.uniform(0, 450, size=(k, 2)).repeat(2, axis=1)
-                               + np.array([0, 0, 30, 30])])
-        jitter = base + rng.normal(0, 4, size=base.shape)
-        score = rng.random((len(jitter), 1)).astype(np.float32)
-        dets.append(np.concatenate([jitter, score], axis=1))
+    dets, gts = synthetic_case(300, seed=0)
     sens_ref, fp_ref = froc_curve_loop(dets, gts)
     sens, fp = froc_curve(dets, gts)
     assert sens.tolist() == sens_ref and fp.tolist() == fp_ref
@@ -254,16 +241,7 @@ def test_agrees_with_the_loop_on_a_large_realistic_case():
 @pytest.mark.slow
 def test_identical_to_the_loop_at_deeplesion_scale():
     """Bit-equal curves at the test split's size; the speed-up is measured by benchmarks/froc.py, not here."""
-    rng = np.random.default_rng(1)
-    dets, gts = [], []
-    for _ in range(3000):
-        m = rng.integers(1, 4)
-        c = rng.uniform(40, 470, size=(m, 2))
-        s = rng.uniform(4, 40, size=(m, 2))
-        gts.append(np.round(np.concatenate([c - s, c + s], axis=1)))
-        xy = rng.uniform(0, 480, size=(15 - m, 2))
-        boxes = np.concatenate([gts[-1] + rng.normal(0, 3, size=(m, 4)), np.concatenate([xy, xy + 30], axis=1)])
-        dets.append(np.concatenate([boxes, rng.random((15, 1))], axis=1))
+    dets, gts = synthetic_case(3000, seed=1)
     sens, fp = froc_curve(dets, gts)
     sens_ref, fp_ref = froc_curve_loop(dets, gts)
     assert sens.tolist() == sens_ref and fp.tolist() == fp_ref
