@@ -126,6 +126,16 @@ class LesionMap:
         half = 0.5 * self.spacing[0]
         self._edges = np.concatenate([[rel[0] - half], 0.5 * (rel[1:] + rel[:-1]), [rel[-1] + half]])
 
+    def _indexes(self, points) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        pts = np.asarray(points, np.float64).reshape(-1, 3)
+        c = (pts - self.origin) @ self._inverse.T
+        j = np.floor(c[:, 0] / self.spacing[2] + 0.5).astype(np.int64)
+        i = np.floor(c[:, 1] / self.spacing[1] + 0.5).astype(np.int64)
+        k = np.searchsorted(self._edges, c[:, 2], side='right') - 1
+        z, h, w = self.labels.shape
+        inside = (k >= 0) & (k < z) & (i >= 0) & (i < h) & (j >= 0) & (j < w)
+        return k, i, j, inside
+
     def voxel_index(self, points) -> Tuple[np.ndarray, np.ndarray]:
         """The nearest voxel of each LPS point.
 
@@ -136,23 +146,17 @@ class LesionMap:
             tuple[np.ndarray, np.ndarray]: ``(P, 3)`` int64 indexes ``(k, i, j)`` (clipped into the volume) and
             ``(P,)`` bool, whether the point lies inside the volume.
         """
-        pts = np.asarray(points, np.float64).reshape(-1, 3)
-        c = (pts - self.origin) @ self._inverse.T
-        j = np.floor(c[:, 0] / self.spacing[2] + 0.5)
-        i = np.floor(c[:, 1] / self.spacing[1] + 0.5)
-        k = np.searchsorted(self._edges, c[:, 2], side='right') - 1
-        z, h, w = self.labels.shape
-        inside = (k >= 0) & (k < z) & (i >= 0) & (i < h) & (j >= 0) & (j < w)
-        idx = np.stack([np.clip(k, 0, z - 1), np.clip(i, 0, h - 1), np.clip(j, 0, w - 1)], axis=1)
-        return idx.astype(np.int64), inside
+        k, i, j, inside = self._indexes(points)
+        upper = np.array(self.labels.shape) - 1
+        return np.clip(np.stack([k, i, j], axis=1), 0, upper), inside
 
     def label_at(self, points) -> np.ndarray:
         """``(P,)`` int64 instance label at each LPS point's nearest voxel, 0 outside the volume."""
-        idx, inside = self.voxel_index(points)
-        out = np.zeros(idx.shape[0], np.int64)
-        if inside.any():
-            k, i, j = idx[inside].T
-            out[inside] = np.asarray(self.labels[k, i, j], dtype=np.int64)
+        k, i, j, inside = self._indexes(points)
+        if inside.all():
+            return np.asarray(self.labels[k, i, j], dtype=np.int64)
+        out = np.zeros(k.shape[0], np.int64)
+        out[inside] = self.labels[k[inside], i[inside], j[inside]]
         return out
 
     __call__ = label_at
@@ -513,6 +517,10 @@ def evaluate_volumes(volumes: Sequence[Mapping],
     )
 
 
+def _count(num: int, noun: str) -> str:
+    return f'{num} {noun}' + ('' if num == 1 else 's')
+
+
 def format_volume_froc_table(result: dict, title: Optional[str] = None) -> str:
     """Text table of a :func:`evaluate_volumes` result: sensitivity (%) at each FP level per volume and the CPM,
     the diameter sub-groups, and the score threshold of each level.
@@ -537,12 +545,13 @@ def format_volume_froc_table(result: dict, title: Optional[str] = None) -> str:
         return f'{100 * v:.2f}'
 
     crit = CRITERION_TEXT[result['criterion']].format(thr=result.get('iou_thr') or 0)
-    lines = [title or (f'3D FROC per volume: {result["num_volumes"]} volumes ({result["num_lesion_free_volumes"]} '
-                       f'lesion-free), {result["num_lesions"]} lesions, {result["num_findings"]} findings; '
-                       f'hit: {crit}'),
-             f'sensitivity (%) at FPs per volume; {result["num_detected_lesions"]} lesions detected at the lowest '
-             f'threshold, {result["num_false_positives"]} false positives, {result["num_duplicate_findings"]} '
-             'duplicate findings ignored']
+    n = result
+    lines = [title or (f'3D FROC per volume: {_count(n["num_volumes"], "volume")} '
+                       f'({n["num_lesion_free_volumes"]} lesion-free), {_count(n["num_lesions"], "lesion")}, '
+                       f'{_count(n["num_findings"], "finding")}; hit: {crit}'),
+             f'sensitivity (%) at FPs per volume; {_count(n["num_detected_lesions"], "lesion")} detected at the '
+             f'lowest threshold, {_count(n["num_false_positives"], "false positive")}, '
+             f'{_count(n["num_duplicate_findings"], "duplicate finding")} ignored']
     lines.append('FPs per volume'.ljust(name_w) + '  ' + 'lesions'.rjust(7) + '  '
                  + '  '.join(c.rjust(w) for c, w in zip(cols, widths)))
     lines.append('all lesions'.ljust(name_w) + '  ' + str(result['num_lesions']).rjust(7) + '  '

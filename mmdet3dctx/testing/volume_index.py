@@ -4,13 +4,14 @@
 ``cache/<case_id>.npy`` HU arrays and the ``cache/<case_id>_lesions.npy`` instance maps) from lesion maps given in
 code, computing every lesion's entry (boxes in voxels and LPS mm, centroid, sphere-equivalent diameter, volume,
 key slice, per-slice 2D boxes) as that layout defines them. :func:`write_findings_json` writes a detector's
-findings in the format of ``tools/infer.py``'s ``findings.json``.
+findings in the format of ``tools/infer.py``'s ``findings.json``. :func:`random_volume_records` makes random input
+records for ``mmdet3dctx.evaluation.volume_froc`` (tests against the reference loop, the benchmark).
 """
 import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -166,4 +167,88 @@ def write_findings_json(path: str, findings: Sequence[dict], study: Optional[dic
     return path
 
 
-__all__ = ['voxel_to_lps', 'sphere_lesion_map', 'lesion_entries', 'write_volume_index', 'write_findings_json']
+def random_volume_records(seed: int, num: int = 40, max_findings: int = 8, with_maps: bool = False
+                          ) -> List[dict]:
+    """Random volume records: 0-3 spherical lesions (2-40 mm) and 0-``max_findings`` findings per volume, about half
+    of them near a lesion, scores rounded to hundredths so that ties occur.
+
+    Args:
+        seed (int): NumPy seed.
+        num (int): Number of volumes. Defaults to 40.
+        max_findings (int): Most findings in a volume. Defaults to 8.
+        with_maps (bool): Give each volume a ``(12, 16, 16)`` lesion map of its spheres (2.5 x 1.5 x 1.5 mm voxels,
+            origin 0, identity direction) as a ``LesionMap``. Defaults to False.
+
+    Returns:
+        list[dict]: Records with ``case_id``, ``scores``, ``centres``, ``boxes``, ``lesion_centres``,
+        ``lesion_boxes``, ``lesion_diameters`` (and ``lesion_map``).
+    """
+    from mmdet3dctx.evaluation.volume_froc import LesionMap, volume_record
+    rng = np.random.default_rng(seed)
+    shape, spacing = (12, 16, 16), (2.5, 1.5, 1.5)
+    if with_maps:
+        grid_k, grid_i, grid_j = np.meshgrid(*[np.arange(n) for n in shape], indexing='ij')
+    vols = []
+    for v in range(num):
+        nl, nf = int(rng.integers(0, 4)), int(rng.integers(0, max_findings + 1))
+        lc = rng.uniform(0, 22, (nl, 3))
+        ld = rng.uniform(2, 40, nl)
+        lb = np.concatenate([lc - ld[:, None] / 2, lc + ld[:, None] / 2], axis=1)
+        near = (rng.random(nf) < 0.5) & (nl > 0)
+        src = rng.integers(0, max(nl, 1), nf)
+        fc = rng.uniform(-2, 24, (nf, 3))
+        if nl:
+            fc[near] = lc[src[near]] + rng.normal(0, 4, (int(near.sum()), 3))
+        fs = rng.uniform(2, 30, (nf, 3))
+        fb = np.concatenate([fc - fs / 2, fc + fs / 2], axis=1)
+        rec = volume_record(np.round(rng.random(nf), 2), fc, fb, lc, lb, ld, case_id=f'v{v}')
+        if with_maps:
+            labels = np.zeros(shape, np.uint16)
+            for n in range(nl):  # x = j * 1.5, y = i * 1.5, z = k * 2.5
+                d2 = ((grid_j * 1.5 - lc[n, 0]) ** 2 + (grid_i * 1.5 - lc[n, 1]) ** 2
+                      + (grid_k * 2.5 - lc[n, 2]) ** 2)
+                labels[d2 <= (ld[n] / 2) ** 2] = n + 1
+            rec['lesion_map'] = LesionMap(labels, spacing)
+        vols.append(rec)
+    return vols
+
+
+def write_example_evaluation(root: str) -> Tuple[str, str]:
+    """A prepared dataset and findings whose 3D FROC is worked out by hand: ``root/prepared``, ``root/findings``.
+
+    Test split: ``p1`` (one cube lesion filling voxels k 2-4, i 5-8, j 5-8 of a (10, 20, 20) volume, 2 x 1 x 1 mm
+    voxels, origin (-10, -10, 100): box [-5.5, -5.5, 103] to [-1.5, -1.5, 109], centre (-3.5, -3.5, 106)),
+    ``p2`` (an 8 mm sphere from a table, centre (6.4, 6.4, 8), box [2, 2, 3] to [10.8, 10.8, 13], 2 x 0.8 x 0.8 mm),
+    ``p3`` (lesion-free); train split: ``t1``. Findings (``p1/findings.json``, ``p2.json``, ``p3/findings.json``):
+    p1 .9 on its lesion (centre and box), .4 far; p2 .5 on its lesion, .3 a duplicate 3.5 mm off (within the
+    radius, in the mask, box IoU 313.6 / 972.8); p3 .7 (a FP). By every criterion the ranking is .9 TP
+    (sensitivity 1/2, FPs per volume 0), .7 FP (1/2, 1/3), .5 TP (1, 1/3), .4 FP (1, 2/3), .3 duplicate: the
+    sensitivity is 1/2 at 1/8 and 1/4 FPs per volume and 1 from 1/2 on, the CPM (2 x 1/2 + 5) / 7 = 6/7.
+
+    Returns:
+        tuple[str, str]: The dataset's folder and the findings folder.
+    """
+    data_root, findings = osp.join(root, 'prepared'), osp.join(root, 'findings')
+    sphere = sphere_lesion_map((8, 16, 16), (2., .8, .8), [(4, 8, 8)], [8.])
+    cube = np.zeros((10, 20, 20), np.uint16)
+    cube[2:5, 5:9, 5:9] = 1
+    write_volume_index(data_root, [
+        dict(case_id='p1', lesion_map=cube, spacing=(2., 1., 1.), origin=(-10., -10., 100.)),
+        dict(case_id='p2', lesion_map=sphere, spacing=(2., .8, .8), diameters={1: 8.}),
+        dict(case_id='p3', lesion_map=np.zeros((6, 8, 8), np.uint16)),
+        dict(case_id='t1', split='train', lesion_map=cube)])
+    with open(osp.join(data_root, 'volumes.json')) as f:
+        boxes = {c['case_id']: c['lesions'][0]['box_lps_mm'] for c in json.load(f)['cases'] if c['lesions']}
+    b1, b2 = (boxes[c]['min'] + boxes[c]['max'] for c in ('p1', 'p2'))
+    write_findings_json(osp.join(findings, 'p1', 'findings.json'), [
+        dict(score=.9, centre=[-3.5, -3.5, 106.], box=b1), dict(score=.4, centre=[0., 0., 117.], box=[0] * 6)])
+    write_findings_json(osp.join(findings, 'p2.json'), [
+        dict(score=.5, centre=[6.4, 6.4, 8.], box=b2),
+        dict(score=.3, centre=[9.9, 6.4, 8.], box=[5.9, 2.4, 4., 13.9, 10.4, 12.])])
+    write_findings_json(osp.join(findings, 'p3', 'findings.json'), [
+        dict(score=.7, centre=[1., 1., 1.], box=[0, 0, 0, 2, 2, 2])])
+    return data_root, findings
+
+
+__all__ = ['voxel_to_lps', 'sphere_lesion_map', 'lesion_entries', 'write_volume_index', 'write_findings_json',
+           'random_volume_records', 'write_example_evaluation']
