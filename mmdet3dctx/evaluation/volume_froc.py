@@ -165,7 +165,7 @@ class LesionMap:
 LesionLookup = Union[LesionMap, Callable[[np.ndarray], np.ndarray]]
 
 
-def volume_record(scores, centres, boxes=None, lesion_centres=(), lesion_boxes=None, lesion_diameters=None,
+def volume_record(scores, centres, boxes=None, lesion_centres=None, lesion_boxes=None, lesion_diameters=None,
                   lesion_ids=None, lesion_map: Optional[LesionLookup] = None, case_id: Optional[str] = None) -> dict:
     """One volume's input to :func:`evaluate_volumes`, with the keys it reads (see the module docstring).
 
@@ -173,7 +173,8 @@ def volume_record(scores, centres, boxes=None, lesion_centres=(), lesion_boxes=N
         scores (array-like): ``(F,)`` finding scores.
         centres (array-like): ``(F, 3)`` finding centres, LPS mm.
         boxes (array-like, optional): ``(F, 6)`` finding boxes ``min xyz, max xyz``, LPS mm (``'iou'``).
-        lesion_centres (array-like): ``(L, 3)`` lesion centres, LPS mm. Defaults to none (a lesion-free volume).
+        lesion_centres (array-like, optional): ``(L, 3)`` lesion centres, LPS mm (``'centre'``). Without any
+            lesion field the volume is lesion-free.
         lesion_boxes (array-like, optional): ``(L, 6)`` lesion boxes, LPS mm (``'iou'``).
         lesion_diameters (array-like, optional): ``(L,)`` diameters in mm (``'centre'``, sub-groups).
         lesion_ids (array-like, optional): ``(L,)`` values of the lesions in ``lesion_map``. Defaults to 1..L.
@@ -199,8 +200,8 @@ def _stack(volumes: Sequence[Mapping], key: str, width: int, counts: Optional[np
     """Concatenate one field of every volume as float64 ``(N, width)`` (``width`` 0: ``(N,)``) and its counts.
 
     Raises:
-        VolumeEvalError: naming the volume whose field is missing, mis-shaped, of the wrong length (``counts``)
-            or not finite.
+        VolumeEvalError: naming the volume whose field is missing, mis-shaped or of the wrong length
+            (``counts``).
     """
     what = f'(N, {width})' if width else '(N,)'
     parts = []

@@ -159,6 +159,14 @@ def test_iou_criterion_threshold_is_inclusive():
     assert evaluate_volumes(below, 'iou', iou_thr=0.05, fp_levels=(1, ))['sensitivity'] == [1.]
 
 
+def test_iou_needs_only_boxes():
+    vols = [volume_record([.9, .8], [[5, 5, 5], [50, 50, 50]], [cube((5, 5, 5), 10), cube((50, 50, 50), 10)],
+                          lesion_boxes=[cube((5, 5, 5), 10)])]
+    r = evaluate_volumes(vols, 'iou', fp_levels=(1, ))
+    assert r['sensitivity'] == [1.] and r['num_false_positives'] == 1
+    assert [g['num_lesions'] for g in r['subgroups'].values()] == [0, 0, 0, 0]  # no diameter: in no group
+
+
 def test_iou_and_centre_disagree_where_they_should():
     # A large box centred on the lesion: its centre hits (LUNA16), its IoU is (10/40)^3 < 0.1 (nnDetection).
     les = dict(lesion_centres=[[0, 0, 0]], lesion_boxes=[cube((0, 0, 0), 10)], lesion_diameters=[10.])
