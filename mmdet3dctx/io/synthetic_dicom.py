@@ -16,8 +16,8 @@ def write_ct_series(folder: str, hu: np.ndarray, z_positions: Sequence[float], s
     ``ImagePositionPatient = (*origin_xy, z_positions[i])``, files written in ``order``.
 
     ``z_positions`` may also be ``(Z, 3)`` full positions. ``spacing`` is ``PixelSpacing`` (row spacing, column
-    spacing); tags in ``drop`` are removed; ``patient_id`` replaces the template's ``PatientID`` (and
-    ``PatientName``). Returns the series UID.
+    spacing); tags in ``drop`` are removed; ``patient_id`` replaces the template's ``PatientID``. Returns the
+    series UID.
     """
     import pydicom
     from pydicom.data import get_testdata_file
@@ -39,7 +39,7 @@ def write_ct_series(folder: str, hu: np.ndarray, z_positions: Sequence[float], s
         if study_uid:
             ds.StudyInstanceUID = study_uid
         if patient_id:
-            ds.PatientID, ds.PatientName = patient_id, patient_id
+            ds.PatientID = patient_id
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.Modality = modality

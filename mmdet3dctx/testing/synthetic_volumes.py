@@ -8,7 +8,7 @@ slices). Two kinds of bright objects, of one contrast distribution (+60 to +100 
 * **lesions** (labelled): 3D blobs (ellipsoids, or spheres for the sphere tables) of 5-25 mm inside the organ;
 * **vessel look-alikes** (not labelled): tubes of 4-8 mm running along z through every slice.
 
-Writers (every one a pure function of its arguments, seeded by ``numpy.random.default_rng([seed, case])``):
+Writers (cases drawn by ``numpy.random.default_rng([seed, case])``):
 
 * :func:`make_synthetic_msd`: a Decathlon task folder (``dataset.json``, ``imagesTr/``, ``labelsTr/``,
   ``imagesTs/``; label 1 organ, 2 lesion), or nnU-Net v2's naming; NIfTI stored in varying axis orders;
@@ -17,7 +17,8 @@ Writers (every one a pure function of its arguments, seeded by ``numpy.random.de
 * :func:`make_synthetic_luna`: LUNA16's layout, ``subset0/<seriesuid>.mhd`` (+ ``.raw``, SimpleITK; optionally
   with reversed axes) or ``.nrrd``/``.nii.gz`` and ``annotations.csv`` of spheres (or a box table).
 
-Each returns its ground truth: per case ``case_id``, ``patient_id``, the volume's geometry, and per lesion its
+The voxels, lesions and tables are a pure function of the arguments; DICOM series and instance UIDs are new on
+every call. Each returns its ground truth: per case ``case_id``, ``patient_id``, the volume's geometry, and per lesion its
 ``centre_lps_mm`` (the blob's centre), ``diameter_mm`` (sphere-equivalent of its voxels; a sphere's given diameter
 for sphere tables), ``num_voxels``, ``box_voxels``, ``key_slices`` (the slices with the largest cross-section),
 ``label``.
@@ -263,6 +264,8 @@ def make_synthetic_dicom_seg(root: str, num_studies: int = 3, seed: int = 0,
         dict: ``root`` and ``cases`` (``case_id`` = the folder, ``patient_id``, ``image`` = the study folder,
         ``seg``, geometry, ``lesions``: :func:`lesion_truth` with label 1).
     """
+    from pydicom.uid import generate_uid
+
     from mmdet3dctx.io import write_ct_series
     cases = []
     for n in range(num_studies):
@@ -274,6 +277,7 @@ def make_synthetic_dicom_seg(root: str, num_studies: int = 3, seed: int = 0,
         sz, sy, sx = vol.spacing
         write_ct_series(osp.join(folder, 'ct'), vol.hu, vol.positions, spacing=(sy, sx),
                         origin_xy=(float(vol.origin[0]), float(vol.origin[1])), patient_id=pid,
+                        study_uid=generate_uid(entropy_srcs=['mmdet3dctx synthetic study', str(seed), cid]),
                         description='synthetic CT')
         seg = None
         if c.lesions:

@@ -179,8 +179,10 @@ def _load_study(case_id: str, folder: str, seg_path: Optional[str], segments: Se
     try:
         vol = read_dicom_series(folder, series_uid=series_uid)
     except ValueError as e:
-        hint = f' (the series {seg_path} references)' if series_uid else ''
-        raise VolumeDatasetError(f'case {case_id!r}: {e}{hint}') from e
+        if series_uid is not None and f'no series {series_uid!r}' in str(e):
+            raise VolumeDatasetError(f'case {case_id!r}: {seg_path} references images of the CT series '
+                                     f'{series_uid}, which is not in the study {folder}') from e
+        raise VolumeDatasetError(f'case {case_id!r}: {e}') from e
     lesion_map = np.zeros(vol.hu.shape, np.uint16)
     lesions: List[dict] = []
     if seg_path:
