@@ -18,10 +18,10 @@ Writers (cases drawn by ``numpy.random.default_rng([seed, case])``):
   with reversed axes) or ``.nrrd``/``.nii.gz`` and ``annotations.csv`` of spheres (or a box table).
 
 The voxels, lesions and tables are a pure function of the arguments; DICOM series and instance UIDs are new on
-every call. Each returns its ground truth: per case ``case_id``, ``patient_id``, the volume's geometry, and per lesion its
-``centre_lps_mm`` (the blob's centre), ``diameter_mm`` (sphere-equivalent of its voxels; a sphere's given diameter
-for sphere tables), ``num_voxels``, ``box_voxels``, ``key_slices`` (the slices with the largest cross-section),
-``label``.
+every call. Each returns its ground truth: per case ``case_id``, ``patient_id``, the volume's geometry, and per
+lesion its ``centre_lps_mm`` (the blob's centre), ``centroid_lps_mm`` (of its voxels), ``diameter_mm``
+(sphere-equivalent of its voxels; a sphere's given diameter for sphere tables), ``num_voxels``, ``box_voxels``,
+``key_slices`` (the slices with the largest cross-section), ``label``.
 """
 import csv
 import json

@@ -45,7 +45,8 @@ def check_against_truth(index, gt, out, centre_key='centroid_lps_mm', same_voxel
         np.testing.assert_allclose(c['direction'], t['direction'], atol=1e-6)
         hu = np.load(osp.join(out, c['cache']), mmap_mode='r')
         lesion_map = np.load(osp.join(out, c['lesion_map']), mmap_mode='r')
-        assert hu.dtype == np.int16 and lesion_map.dtype == np.uint16 and hu.shape == lesion_map.shape == tuple(t['shape'])
+        assert hu.dtype == np.int16 and lesion_map.dtype == np.uint16
+        assert hu.shape == lesion_map.shape == tuple(t['shape'])
         assert len(c['lesions']) == len(t['lesions'])
         assert [les['lesion_id'] for les in c['lesions']] == list(range(1, len(t['lesions']) + 1))
         spacing = np.array(c['spacing'])

@@ -285,3 +285,13 @@ def test_findings_seg_of_the_toolkit_is_the_correction_loops_input(tmp_path, kin
     expected[1:4] = vol.hu[1:4] > 150
     np.testing.assert_array_equal(lesion_map == 1, expected)
     np.testing.assert_allclose(les['centre_lps_mm'], [-100 + 25.5 * 0.6, -90 + 14.5 * 0.7, 30 + 2 * 2.5], atol=0.05)
+
+
+def test_table_labels_select_lesions(tmp_path):
+    src = write_table_source(tmp_path, ['s1,5,5,4,4,1,nodule', 's1,12,12,10,4,2,mass'],
+                             header='seriesuid,coordX,coordY,coordZ,diameter_mm,label,label_name')
+    listing = list_box_table_cases(src, lesion_labels=[2])
+    assert listing.skipped == [(osp.join(src, 'annotations.csv'),
+                                '1 row(s) with a label not among the lesion labels [2] (first: line 2)')]
+    loaded = listing.cases[0].load()
+    assert loaded.lesions == [dict(label=2, label_name='mass', row=3, diameter_mm=4.0)]

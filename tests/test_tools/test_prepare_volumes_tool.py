@@ -52,5 +52,6 @@ def test_split_file_and_mutually_exclusive_split_options(tmp_path, tool, capsys)
 def test_unknown_source_is_one_error_line(tmp_path, tool):
     (tmp_path / 'src').mkdir()
     (tmp_path / 'src' / 'notes.txt').write_text('nothing here')
-    with pytest.raises(SystemExit, match=r'error: .*src: cannot tell the format \(no dataset.json, table or DICOM SEG\)'):
+    with pytest.raises(SystemExit, match=r'error: .*src: cannot tell the format \(no dataset.json, table or '
+                       r'DICOM SEG\)'):
         tool.main([str(tmp_path / 'src'), '--out', str(tmp_path / 'out')])

@@ -296,6 +296,10 @@ def list_box_table_cases(src: str, annotations: Optional[str] = None,
     by_case: Dict[str, List[dict]] = {}
     skipped = []
     missing: Dict[str, List[int]] = {}
+    other_labels = [r['line'] for r in rows if labels is not None and r['label'] not in labels]
+    if other_labels:
+        skipped.append((table, f'{len(other_labels)} row(s) with a label not among the lesion labels '
+                               f'{sorted(labels)} (first: line {other_labels[0]})'))
     for r in rows:
         if labels is not None and r['label'] not in labels:
             continue

@@ -96,7 +96,8 @@ def read_seg_masks(seg_path: str, volume: CTVolume, case_id: str,
         volume (CTVolume): the CT series it segments (read by :func:`~mmdet3dctx.io.read_dicom_series`, with
             ``slice_refs``).
         case_id (str): named in errors.
-        segments (Sequence[int], optional): the segment numbers to read (all by default).
+        segments (Sequence[int], optional): the segment numbers to read (all by default; those the SEG lacks
+            are left out).
 
     Returns:
         tuple: ``{segment number: mask}`` and ``{segment number: SegmentLabel}``.
@@ -129,10 +130,8 @@ def read_seg_masks(seg_path: str, volume: CTVolume, case_id: str,
                                  'series it was drawn on')
     labels = {int(s.SegmentNumber): str(s.get('SegmentLabel', f'segment {int(s.SegmentNumber)}'))
               for s in seg.SegmentSequence}
-    wanted = set(labels) if segments is None or len(segments) == 0 else {int(s) for s in segments}
-    unknown = sorted(wanted - set(labels))
-    if segments and unknown:
-        raise VolumeDatasetError(f'{where}: no segment(s) {unknown}; its segments are {labels}')
+    # segments asked for but absent hold no lesion of that study
+    wanted = set(labels) if segments is None or len(segments) == 0 else {int(s) for s in segments} & set(labels)
     z, h, w = volume.hu.shape
     stored_shape = (int(seg.Rows), int(seg.Columns))
     transposed = bool((volume.metadata.get('pixel_transform') or {}).get('transpose'))

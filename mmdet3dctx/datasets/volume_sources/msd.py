@@ -211,7 +211,7 @@ def list_msd_cases(src: str, lesion_labels: Optional[Sequence[int]] = None) -> S
     missing = [v for v in lesion_labels if v not in foreground]
     if missing:
         raise VolumeDatasetError(f'lesion label(s) {missing} not among the labels of {json_path}: {foreground}')
-    pairs = _training_pairs(src, meta, json_path)
+    pairs = _training_pairs(osp.abspath(src), meta, json_path)
     cases = [SourceCase(case_id=cid, image=image, files=[image, label, json_path],
                         load=lambda cid=cid, image=image, label=label: _load_case(cid, image, label, names,
                                                                                    lesion_labels, json_path),
