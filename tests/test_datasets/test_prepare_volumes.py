@@ -75,9 +75,17 @@ def msd(tmp_path_factory):
     return make_synthetic_msd(str(root / 'src'), num_cases=4, seed=0)
 
 
+def tree(root):
+    """Every file under ``root`` with its size and modification time."""
+    return {osp.join(d, n): (os.stat(osp.join(d, n)).st_size, os.stat(osp.join(d, n)).st_mtime_ns)
+            for d, _, names in os.walk(root) for n in names}
+
+
 def test_msd_matches_the_ground_truth(msd, tmp_path):
     out = str(tmp_path / 'out')
+    before = tree(msd['root'])
     summary = prepare_volume_dataset(msd['root'], out, lesion_labels=[2])
+    assert tree(msd['root']) == before  # the source is only read
     index = load_index(out)
     assert index['format'] == 'mmdet3dctx-volumes' and index['version'] == 1
     assert index['source'] == dict(format='msd', path=osp.abspath(msd['root']), lesion_labels=[2])
