@@ -33,6 +33,7 @@ INSTALL_REQUIRES = [
     'pycocotools>=2.0,<3',
     'pydicom>=3.0,<4',
     'nibabel>=5.4,<6',
+    'SimpleITK>=2.5,<3',  # MetaImage/NRRD volumes (tools/prepare_volumes.py, LUNA16-style tables)
     'matplotlib>=3.10,<4',
     'isal>=1.9,<2',  # fast 16-bit PNG decoding; the loader falls back to zlib without it
     # DICOM as PACS exports it: compressed pixel data (pydicom's plugins) and the SR/SEG results (highdicom)

@@ -11,12 +11,13 @@ def write_ct_series(folder: str, hu: np.ndarray, z_positions: Sequence[float], s
                     spacing=(0.7, 0.6), drop=(), modality: str = 'CT', orientation=(1, 0, 0, 0, 1, 0),
                     prefix: str = 'im', origin_xy=(-100.0, -90.0), study_uid: Optional[str] = None,
                     description: str = 'synthetic CT', patient_position: Optional[str] = None,
-                    image_type=('ORIGINAL', 'PRIMARY', 'AXIAL')) -> str:
+                    image_type=('ORIGINAL', 'PRIMARY', 'AXIAL'), patient_id: Optional[str] = None) -> str:
     """Write slice ``i`` of ``hu`` ``(Z, H, W)`` as it is stored (rows and columns as given) with
     ``ImagePositionPatient = (*origin_xy, z_positions[i])``, files written in ``order``.
 
     ``z_positions`` may also be ``(Z, 3)`` full positions. ``spacing`` is ``PixelSpacing`` (row spacing, column
-    spacing); tags in ``drop`` are removed. Returns the series UID.
+    spacing); tags in ``drop`` are removed; ``patient_id`` replaces the template's ``PatientID``. Returns the
+    series UID.
     """
     import pydicom
     from pydicom.data import get_testdata_file
@@ -37,6 +38,8 @@ def write_ct_series(folder: str, hu: np.ndarray, z_positions: Sequence[float], s
         ds.SeriesInstanceUID = series_uid
         if study_uid:
             ds.StudyInstanceUID = study_uid
+        if patient_id:
+            ds.PatientID = patient_id
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.Modality = modality
