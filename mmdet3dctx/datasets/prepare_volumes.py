@@ -18,14 +18,15 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .volume_index import INDEX_FORMAT, INDEX_VERSION, add_negative_slices, build_index, case_geometry, lesion_records
+from .volume_index import (INDEX_FORMAT, INDEX_NAME, INDEX_VERSION, add_negative_slices, build_index, case_geometry,
+                           lesion_records)
 from .volume_sources import SOURCE_FORMATS, list_box_table_cases, list_dicom_seg_cases, list_msd_cases
 from .volume_sources.base import SourceCase, VolumeDatasetError, files_under
 from .volume_sources.box_table import find_annotation_table
 from .volume_sources.dicom_seg import SEG_SOP_CLASS
 from .volume_split import SPLITS, assign_splits
 
-INDEX_FILE = 'volumes.json'
+INDEX_FILE = INDEX_NAME
 CACHE_DIR = 'cache'
 #: the marker of a case's side file in the cache
 CASE_FORMAT = INDEX_FORMAT + '-case'

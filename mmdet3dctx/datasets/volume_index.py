@@ -1,10 +1,13 @@
 """The records of a prepared volume dataset's index (``volumes.json``): a case's geometry, its lesions measured from
-the lesion instance map, and the lesion-free slices chosen for training.
+the lesion instance map, and the lesion-free slices chosen for training; reading the index back
+(:func:`load_volume_index`, :func:`split_cases`).
 
 Conventions (the index's, ``docs/own_data.md``): voxel boxes are half-open ``[k0, i0, j0, k1, i1, j1]``; 2D boxes
 ``[x1, y1, x2, y2]`` are continuous pixel coordinates where pixel ``j`` covers ``[j, j + 1)`` (as DeepLesion's and
 MMDetection's); millimetres are LPS.
 """
+import json
+import os.path as osp
 import zlib
 from typing import Dict, List, Optional, Sequence
 
@@ -12,9 +15,15 @@ import numpy as np
 
 from mmdet3dctx.io import CTVolume
 
-#: the identifier and version of the index format
+#: the index's file name under the prepared dataset, its format identifier and version, the split names
+INDEX_NAME = 'volumes.json'
 INDEX_FORMAT = 'mmdet3dctx-volumes'
 INDEX_VERSION = 1
+SPLITS = ('train', 'val', 'test')
+
+
+class VolumeIndexError(ValueError):
+    """A prepared dataset's ``volumes.json`` (or a cache file it names) that cannot be read as the index."""
 
 
 def case_geometry(volume: CTVolume) -> dict:
@@ -154,5 +163,57 @@ def build_index(source: dict, split: dict, negative_ratio: float, cases: Sequenc
     return index
 
 
-__all__ = ['INDEX_FORMAT', 'INDEX_VERSION', 'case_geometry', 'slice_edges', 'box_lps_extent', 'lesion_records',
-           'lesion_slices', 'choose_negative_slices', 'negative_counts', 'add_negative_slices', 'build_index']
+def load_volume_index(data_root: str) -> dict:
+    """Read ``DATA_ROOT/volumes.json`` and check it is a prepared volume index.
+
+    Args:
+        data_root (str): The prepared dataset (``tools/prepare_volumes.py --out``).
+
+    Returns:
+        dict: The index, with ``path`` (of ``volumes.json``) and ``data_root`` added.
+
+    Raises:
+        VolumeIndexError: Missing or unreadable file, not JSON, another format or a newer version, no case list,
+            duplicate case ids.
+    """
+    path = osp.join(data_root, INDEX_NAME)
+    if not osp.isfile(path):
+        raise VolumeIndexError(f'{path} not found: --data-root must be a dataset prepared by '
+                               'tools/prepare_volumes.py')
+    try:
+        with open(path) as f:
+            index = json.load(f)
+    except (OSError, UnicodeDecodeError) as e:
+        raise VolumeIndexError(f'{path}: cannot read it ({e})') from None
+    except json.JSONDecodeError as e:
+        raise VolumeIndexError(f'{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})') from None
+    if not isinstance(index, dict) or index.get('format') != INDEX_FORMAT:
+        raise VolumeIndexError(f'{path}: not a prepared volume index (format is not {INDEX_FORMAT!r})')
+    if not isinstance(index.get('version'), int) or index['version'] > INDEX_VERSION:
+        raise VolumeIndexError(f'{path}: index version {index.get("version")!r}; this toolkit reads version '
+                               f'{INDEX_VERSION} (update mmdet3dctx)')
+    cases = index.get('cases')
+    if not isinstance(cases, list):
+        raise VolumeIndexError(f'{path}: has no "cases" list')
+    seen = set()
+    for n, case in enumerate(cases):
+        if not isinstance(case, dict) or not isinstance(case.get('case_id'), str):
+            raise VolumeIndexError(f'{path}: case {n} has no case_id')
+        if case['case_id'] in seen:
+            raise VolumeIndexError(f'{path}: case id {case["case_id"]!r} appears twice')
+        seen.add(case['case_id'])
+    return dict(index, path=path, data_root=data_root)
+
+
+def split_cases(index: dict, split: str) -> List[dict]:
+    """The cases of one split (``'train'``, ``'val'``, ``'test'``) or of ``'all'``, in index order."""
+    if split == 'all':
+        return list(index['cases'])
+    if split not in SPLITS:
+        raise VolumeIndexError(f'unknown split {split!r}; choose from {SPLITS + ("all", )}')
+    return [c for c in index['cases'] if c.get('split') == split]
+
+
+__all__ = ['INDEX_NAME', 'INDEX_FORMAT', 'INDEX_VERSION', 'SPLITS', 'VolumeIndexError', 'load_volume_index',
+           'split_cases', 'case_geometry', 'slice_edges', 'box_lps_extent', 'lesion_records', 'lesion_slices',
+           'choose_negative_slices', 'negative_counts', 'add_negative_slices', 'build_index']

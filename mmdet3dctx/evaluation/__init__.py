@@ -13,8 +13,7 @@ from .detection_results import EvalError, build_records, find_ann_file, load_gro
 from .froc import (DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS, FROCMatch, box_overlaps, froc_curve,
                    interp_sensitivity, match_detections, sensitivity_at_fp)
 from .froc_plot import plot_froc
-from .volume_dataset_eval import (FindingsError, VolumeIndexError, evaluate_findings, load_volume_index,
-                                  load_volume_records, read_findings)
+from .volume_dataset_eval import FindingsError, evaluate_findings, load_volume_records, read_findings
 from .volume_froc import (DEFAULT_VOLUME_FP_LEVELS, LesionMap, VolumeEvalError, evaluate_volumes,
                           format_volume_froc_table, match_volumes, volume_record)
 
@@ -23,8 +22,7 @@ __all__ = [
     'interp_sensitivity', 'match_detections', 'sensitivity_at_fp', 'evaluate_deeplesion', 'format_froc_table',
     'dump_report', 'plot_froc', 'EvalError', 'find_ann_file', 'load_ground_truth', 'read_results', 'build_records',
     'DEFAULT_VOLUME_FP_LEVELS', 'LesionMap', 'VolumeEvalError', 'evaluate_volumes', 'format_volume_froc_table',
-    'match_volumes', 'volume_record', 'FindingsError', 'VolumeIndexError', 'evaluate_findings', 'load_volume_index',
-    'load_volume_records', 'read_findings'
+    'match_volumes', 'volume_record', 'FindingsError', 'evaluate_findings', 'load_volume_records', 'read_findings'
 ]
 
 if HAS_MMDET:

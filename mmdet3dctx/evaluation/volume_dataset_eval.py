@@ -22,18 +22,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmdet3dctx.datasets.volume_index import INDEX_NAME, VolumeIndexError, load_volume_index, split_cases
+
 from .volume_froc import (DEFAULT_DIAMETER_BINS, DEFAULT_IOU_THR, DEFAULT_VOLUME_FP_LEVELS, LesionMap,
                           VolumeEvalError, evaluate_volumes)
 
-INDEX_NAME = 'volumes.json'
-INDEX_FORMAT = 'mmdet3dctx-volumes'
-INDEX_VERSION = 1
-SPLITS = ('train', 'val', 'test')
 FINDINGS_NAME = 'findings.json'
-
-
-class VolumeIndexError(VolumeEvalError):
-    """A prepared dataset's ``volumes.json`` (or a cache file it names) that cannot be read as the index."""
 
 
 class FindingsError(VolumeEvalError):
@@ -54,57 +48,6 @@ def _vector(value, length: int, where: str, error=FindingsError) -> List[float]:
     if not isinstance(value, (list, tuple)) or len(value) != length:
         raise error(f'{where} must be a list of {length} numbers, got {value!r}')
     return [_number(v, f'{where}[{n}]', error) for n, v in enumerate(value)]
-
-
-def load_volume_index(data_root: str) -> dict:
-    """Read ``DATA_ROOT/volumes.json`` and check it is a prepared volume index.
-
-    Args:
-        data_root (str): The prepared dataset (``tools/prepare_volumes.py --out``).
-
-    Returns:
-        dict: The index, with ``path`` (of ``volumes.json``) and ``data_root`` added.
-
-    Raises:
-        VolumeIndexError: Missing or unreadable file, not JSON, another format or a newer version, no case list,
-            duplicate case ids.
-    """
-    path = osp.join(data_root, INDEX_NAME)
-    if not osp.isfile(path):
-        raise VolumeIndexError(f'{path} not found: --data-root must be a dataset prepared by '
-                               'tools/prepare_volumes.py')
-    try:
-        with open(path) as f:
-            index = json.load(f)
-    except (OSError, UnicodeDecodeError) as e:
-        raise VolumeIndexError(f'{path}: cannot read it ({e})') from None
-    except json.JSONDecodeError as e:
-        raise VolumeIndexError(f'{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})') from None
-    if not isinstance(index, dict) or index.get('format') != INDEX_FORMAT:
-        raise VolumeIndexError(f'{path}: not a prepared volume index (format is not {INDEX_FORMAT!r})')
-    if not isinstance(index.get('version'), int) or index['version'] > INDEX_VERSION:
-        raise VolumeIndexError(f'{path}: index version {index.get("version")!r}; this toolkit reads version '
-                               f'{INDEX_VERSION} (update mmdet3dctx)')
-    cases = index.get('cases')
-    if not isinstance(cases, list):
-        raise VolumeIndexError(f'{path}: has no "cases" list')
-    seen = set()
-    for n, case in enumerate(cases):
-        if not isinstance(case, dict) or not isinstance(case.get('case_id'), str):
-            raise VolumeIndexError(f'{path}: case {n} has no case_id')
-        if case['case_id'] in seen:
-            raise VolumeIndexError(f'{path}: case id {case["case_id"]!r} appears twice')
-        seen.add(case['case_id'])
-    return dict(index, path=path, data_root=data_root)
-
-
-def split_cases(index: dict, split: str) -> List[dict]:
-    """The cases of one split (``'train'``, ``'val'``, ``'test'``) or of ``'all'``, in index order."""
-    if split == 'all':
-        return list(index['cases'])
-    if split not in SPLITS:
-        raise VolumeIndexError(f'unknown split {split!r}; choose from {SPLITS + ("all", )}')
-    return [c for c in index['cases'] if c.get('split') == split]
 
 
 def case_lesions(case: dict, index_path: str = INDEX_NAME) -> dict:

@@ -14,7 +14,8 @@ from mmdet.models.backbones.swin import swin_converter
 from mmdet.registry import MODELS
 from mmdet3dctx.apis import read_config
 from mmdet3dctx.utils import read_state_dict
-from mmdet3dctx.testing.published_checkpoints import densenet121_torchvision, resnet50_mmdet, resnet50_torchvision, swin_tiny_original
+from mmdet3dctx.testing.published_checkpoints import (densenet121_torchvision, resnet50_mmdet, resnet50_torchvision,
+                                                     swin_tiny_original)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DENSENET_URL = 'https://download.pytorch.org/models/densenet121-a639ec97.pth'

@@ -114,7 +114,8 @@ def test_cuda_build_with_the_users_arch_list_and_no_gpu(cbe):
 
 
 def test_cuda_build_problems_are_all_said_first(cbe):
-    plan = cbe.plan_mmcv_build(gpu_probe(cbe, gpu_capabilities=[], nvcc=None, cxx=None, python=(3, 10)), WHEELS, '2.13.0')
+    probe = gpu_probe(cbe, gpu_capabilities=[], nvcc=None, cxx=None, python=(3, 10))
+    plan = cbe.plan_mmcv_build(probe, WHEELS, '2.13.0')
     text = '\n'.join(plan.problems)
     assert len(plan.problems) == 4
     assert 'Python 3.10 is too old' in text
