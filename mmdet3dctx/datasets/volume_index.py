@@ -15,11 +15,12 @@ import numpy as np
 
 from mmdet3dctx.io import CTVolume
 
-#: the index's file name under the prepared dataset, its format identifier and version, the split names
+from .volume_split import SPLITS
+
+#: the index's file name under the prepared dataset, its format identifier and version
 INDEX_NAME = 'volumes.json'
 INDEX_FORMAT = 'mmdet3dctx-volumes'
 INDEX_VERSION = 1
-SPLITS = ('train', 'val', 'test')
 
 
 class VolumeIndexError(ValueError):

@@ -9,7 +9,8 @@ instance map, read memory-mapped). Findings are read per case from ``DIR/<case_i
 Every case of the split is one volume of the FROC (lesion-free ones included); a case with no findings file is an
 error unless ``missing_as_empty`` (then it has no findings); a findings file whose case is not in the index is
 reported with a warning and ignored; files of cases in other splits are ignored. Errors are
-:class:`VolumeEvalError` subclasses (``ValueError``) naming the file, case and finding or lesion at fault.
+:class:`VolumeEvalError` subclasses and the index reader's ``VolumeIndexError``, all ``ValueError``, naming the
+file, case and finding or lesion at fault.
 Scoring is :func:`mmdet3dctx.evaluation.volume_froc.evaluate_volumes`.
 """
 import json
