@@ -10,27 +10,11 @@ Usage::
 """
 import argparse
 import sys
-import time
 
 
 from mmdet3dctx.evaluation.froc import froc_curve, interp_sensitivity
 from mmdet3dctx.testing import froc_reference
-
-
-def side_by_side(fns, repeats):
-    """Best-of-``repeats`` wall times of several functions run in turn, so machine load hits all alike.
-
-    Returns:
-        tuple[list[float], list]: The best time (s) and the last output of each function.
-    """
-    times = [[] for _ in fns]
-    outs = [None] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            outs[i] = fn()
-            times[i].append(time.perf_counter() - t0)
-    return [min(t) for t in times], outs
+from timing import side_by_side  # benchmarks/timing.py, beside this script
 
 
 def main():

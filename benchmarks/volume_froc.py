@@ -13,30 +13,14 @@ Usage::
 """
 import argparse
 import sys
-import time
 
 from mmdet3dctx.evaluation.volume_froc import evaluate_volumes
 from mmdet3dctx.testing.volume_froc_reference import evaluate_volumes_loop
 from mmdet3dctx.testing.volume_index import random_volume_records
+from timing import side_by_side  # benchmarks/timing.py, beside this script
 
 KEYS = ('sensitivity', 'cpm', 'operating_points', 'num_volumes', 'num_lesions', 'num_findings',
         'num_detected_lesions', 'num_false_positives', 'num_duplicate_findings')
-
-
-def side_by_side(fns, repeats):
-    """Best-of-``repeats`` wall times of several functions run in turn, so machine load hits all alike.
-
-    Returns:
-        tuple[list[float], list]: The best time (s) and the last output of each function.
-    """
-    times = [[] for _ in fns]
-    outs = [None] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            outs[i] = fn()
-            times[i].append(time.perf_counter() - t0)
-    return [min(t) for t in times], outs
 
 
 def identical(result, ref):

@@ -17,7 +17,8 @@ import os.path as osp
 import sys
 
 from mmdet3dctx.datasets.volume_index import SPLITS
-from mmdet3dctx.evaluation.volume_dataset_eval import evaluate_findings, write_json_atomic
+from mmdet3dctx.evaluation.volume_dataset_eval import evaluate_findings
+from mmdet3dctx.utils import write_json_atomic
 from mmdet3dctx.evaluation.volume_froc import (CRITERIA, DEFAULT_DIAMETER_BINS, DEFAULT_IOU_THR,
                                                DEFAULT_VOLUME_FP_LEVELS, VolumeEvalError, format_volume_froc_table)
 

@@ -18,6 +18,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from mmdet3dctx.utils.atomic_files import save_npy_atomic, write_json_atomic
+
 from .volume_index import (INDEX_FORMAT, INDEX_NAME, INDEX_VERSION, add_negative_slices, build_index, case_geometry,
                            lesion_records)
 from .volume_sources import SOURCE_FORMATS, list_box_table_cases, list_dicom_seg_cases, list_msd_cases
@@ -65,29 +67,6 @@ def detect_source_format(src: str, annotations: Optional[str] = None) -> str:
                              'or DICOM study folders with a SEG; or give --format')
 
 
-def _atomic_save(path: str, array: np.ndarray) -> None:
-    tmp = f'{path}.partial-{os.getpid()}'
-    try:
-        with open(tmp, 'wb') as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def _atomic_json(path: str, obj) -> None:
-    tmp = f'{path}.partial-{os.getpid()}'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, indent=1)
-            f.write('\n')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def _signature(case: SourceCase, fmt: str) -> dict:
     files = []
     for f in case.files:
@@ -126,8 +105,8 @@ def _compute_case(case: SourceCase, out: str) -> dict:
     cache = f'{CACHE_DIR}/{case.case_id}.npy'
     lesion_map = f'{CACHE_DIR}/{case.case_id}_lesions.npy'
     hu = np.clip(np.rint(vol.hu), np.iinfo(np.int16).min, np.iinfo(np.int16).max).astype(np.int16)
-    _atomic_save(osp.join(out, cache), hu)
-    _atomic_save(osp.join(out, lesion_map), loaded.lesion_map.astype(np.uint16, copy=False))
+    save_npy_atomic(osp.join(out, cache), hu)
+    save_npy_atomic(osp.join(out, lesion_map), loaded.lesion_map.astype(np.uint16, copy=False))
     try:
         lesions = lesion_records(vol, loaded.lesion_map, loaded.lesions)
     except ValueError as e:
@@ -246,7 +225,7 @@ def prepare_volume_dataset(src: str, out: str, format: str = 'auto', lesion_labe
         rec = _cached(side, sig, out)
         if rec is None:
             rec = _compute_case(case, out)
-            _atomic_json(side, dict(format=CASE_FORMAT, signature=sig, record=rec))
+            write_json_atomic(dict(format=CASE_FORMAT, signature=sig, record=rec), side)
             computed += 1
         else:
             reused += 1
@@ -269,7 +248,7 @@ def prepare_volume_dataset(src: str, out: str, format: str = 'auto', lesion_labe
     if fmt == 'boxes':
         source['annotations'] = osp.abspath(annotations or find_annotation_table(src))
     index = build_index(source, split_record, negative_ratio, cases)
-    _atomic_json(index_path, index)
+    write_json_atomic(index, index_path)
     _remove_stale(cache_dir, case_ids)
 
     summary = dict(index=index_path, format=fmt, split=split_record, computed=computed, reused=reused,

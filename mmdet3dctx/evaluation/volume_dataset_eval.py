@@ -17,7 +17,6 @@ import json
 import math
 import os
 import os.path as osp
-import tempfile
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -288,29 +287,7 @@ def evaluate_findings(findings_dir: str, data_root: str, split: str = 'test', cr
     return result
 
 
-def write_json_atomic(obj, path: str, overwrite: bool = False) -> str:
-    """Write JSON whole or not at all (a temporary file in the same folder, then renamed).
-
-    Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is False.
-    """
-    if osp.exists(path) and not overwrite:
-        raise FileExistsError(f'{path} exists (pass --overwrite to replace it)')
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
 __all__ = [
     'VolumeIndexError', 'FindingsError', 'load_volume_index', 'split_cases', 'case_lesions', 'case_lesion_map',
-    'find_findings_files', 'read_findings', 'load_volume_records', 'evaluate_findings', 'write_json_atomic'
+    'find_findings_files', 'read_findings', 'load_volume_records', 'evaluate_findings'
 ]

@@ -12,7 +12,7 @@ from mmdet3dctx.testing.volume_index import write_example_evaluation, write_find
 from mmdet3dctx.evaluation.volume_dataset_eval import (FindingsError, VolumeIndexError, case_lesion_map,
                                                        case_lesions, evaluate_findings, find_findings_files,
                                                        load_volume_index, load_volume_records, read_findings,
-                                                       split_cases, write_json_atomic)
+                                                       split_cases)
 
 
 @pytest.fixture
@@ -158,12 +158,3 @@ def test_bad_index_is_refused(tmp_path, dataset, findings):
         evaluate_findings(str(findings), str(dataset), criterion='centre_in_mask')
     with pytest.raises(VolumeIndexError, match="no case in the 'val' split"):
         evaluate_findings(str(findings), str(dataset), 'val')
-
-
-def test_write_json_atomic_refuses_to_overwrite(tmp_path):
-    out = tmp_path / 'r.json'
-    write_json_atomic(dict(a=1), str(out))
-    with pytest.raises(FileExistsError, match='--overwrite'):
-        write_json_atomic(dict(a=2), str(out))
-    write_json_atomic(dict(a=3), str(out), overwrite=True)
-    assert json.loads(out.read_text()) == dict(a=3) and os.listdir(tmp_path) == ['r.json']
