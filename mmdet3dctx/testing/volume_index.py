@@ -2,18 +2,20 @@
 
 :func:`write_volume_index` writes the layout that ``tools/prepare_volumes.py`` writes (``volumes.json``, the
 ``cache/<case_id>.npy`` HU arrays and the ``cache/<case_id>_lesions.npy`` instance maps) from lesion maps given in
-code, computing every lesion's entry (boxes in voxels and LPS mm, centroid, sphere-equivalent diameter, volume,
-key slice, per-slice 2D boxes) as that layout defines them. :func:`write_findings_json` writes a detector's
+code, every lesion's entry measured by the preparation's own
+:func:`~mmdet3dctx.datasets.volume_index.lesion_records`. :func:`write_findings_json` writes a detector's
 findings in the format of ``tools/infer.py``'s ``findings.json``. :func:`random_volume_records` makes random input
 records for ``mmdet3dctx.evaluation.volume_froc`` (tests against the reference loop, the benchmark).
 """
 import json
-import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mmdet3dctx.datasets.volume_index import lesion_records
+from mmdet3dctx.io import CTVolume
 
 
 def voxel_to_lps(k, i, j, spacing, positions, origin, direction) -> np.ndarray:
@@ -42,54 +44,6 @@ def sphere_lesion_map(shape: Sequence[int], spacing: Sequence[float], centres_ki
         dist2 = ((kk - k) * spacing[0]) ** 2 + ((ii - i) * spacing[1]) ** 2 + ((jj - j) * spacing[2]) ** 2
         out[dist2 <= (d / 2.) ** 2] = n + 1
     return out
-
-
-def lesion_entries(lesion_map: np.ndarray, spacing: Sequence[float], positions: Sequence[float],
-                   origin: Sequence[float], direction, label: int = 1, label_name: str = 'lesion',
-                   diameters: Optional[Dict[int, float]] = None) -> List[dict]:
-    """The index entry of every lesion in an instance map (see the module docstring for the layout).
-
-    Args:
-        lesion_map (np.ndarray): ``(Z, H, W)`` instance map, 0 background.
-        spacing (Sequence[float]): ``(z, y, x)`` mm.
-        positions (Sequence[float]): ``(Z,)`` slice positions, mm.
-        origin (Sequence[float]): LPS mm of voxel ``(0, 0, 0)``.
-        direction (array-like): ``(3, 3)`` columns the W, H, Z axes in LPS.
-        label (int): Source label value of the lesions. Defaults to 1.
-        label_name (str): Its name. Defaults to ``'lesion'``.
-        diameters (dict[int, float], optional): Given diameters by lesion id (sphere tables); the others are
-            sphere-equivalent. Defaults to None.
-    """
-    positions = np.asarray(positions, np.float64)
-    entries = []
-    for lesion_id in [int(v) for v in np.unique(lesion_map) if v > 0]:
-        k, i, j = np.nonzero(lesion_map == lesion_id)
-        k0, i0, j0, k1, i1, j1 = int(k.min()), int(i.min()), int(j.min()), int(k.max()) + 1, int(i.max()) + 1, \
-            int(j.max()) + 1
-        centre = voxel_to_lps(k, i, j, spacing, positions, origin, direction).mean(axis=0)
-        zs = [positions[k0] - positions[0] - spacing[0] / 2, positions[k1 - 1] - positions[0] + spacing[0] / 2]
-        corners = []
-        for z in zs:
-            for r in (i0 - 0.5, i1 - 0.5):
-                for c in (j0 - 0.5, j1 - 0.5):
-                    corners.append(np.asarray(origin, np.float64) + c * spacing[2] * np.asarray(direction)[:, 0]
-                                   + r * spacing[1] * np.asarray(direction)[:, 1] + z * np.asarray(direction)[:, 2])
-        corners = np.array(corners)
-        volume = float(k.shape[0] * spacing[0] * spacing[1] * spacing[2])
-        areas = np.bincount(k - k0, minlength=k1 - k0)
-        slices = {}
-        for z in range(k0, k1):
-            rows, cols = np.nonzero(lesion_map[z] == lesion_id)
-            if rows.size:
-                slices[str(z)] = [int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1]
-        diameter = (diameters or {}).get(lesion_id, (6. * volume / math.pi) ** (1. / 3.))
-        entries.append(dict(
-            lesion_id=lesion_id, label=label, label_name=label_name,
-            box_voxels=[k0, i0, j0, k1, i1, j1],
-            box_lps_mm=dict(min=corners.min(0).tolist(), max=corners.max(0).tolist()),
-            centre_lps_mm=centre.tolist(), diameter_mm=float(diameter), volume_mm3=volume,
-            key_slice=int(k0 + np.argmax(areas)), slices=slices))
-    return entries
 
 
 def write_volume_index(root: str, cases: Sequence[dict], source: Optional[dict] = None,
@@ -125,8 +79,11 @@ def write_volume_index(root: str, cases: Sequence[dict], source: Optional[dict] 
         hu = np.full(shape, -1000, np.int16) if hu is None else np.asarray(hu).astype(np.int16)
         np.save(osp.join(root, 'cache', f'{cid}.npy'), hu)
         np.save(osp.join(root, 'cache', f'{cid}_lesions.npy'), labels)
-        lesions = lesion_entries(labels, spacing, positions, origin, direction, case.get('label', 1),
-                                 case.get('label_name', 'lesion'), case.get('diameters'))
+        volume = CTVolume(hu=hu, spacing=spacing, positions=positions, origin=origin, direction=direction)
+        given = case.get('diameters') or {}
+        lesions = lesion_records(volume, labels, [
+            dict(label=case.get('label', 1), label_name=case.get('label_name', 'lesion'), diameter_mm=given.get(n))
+            for n in range(1, int(labels.max()) + 1)])
         lesion_slices = {int(k) for les in lesions for k in les['slices']}
         out.append(dict(
             case_id=cid, patient_id=case.get('patient_id', cid), split=case.get('split', 'test'),
@@ -250,5 +207,5 @@ def write_example_evaluation(root: str) -> Tuple[str, str]:
     return data_root, findings
 
 
-__all__ = ['voxel_to_lps', 'sphere_lesion_map', 'lesion_entries', 'write_volume_index', 'write_findings_json',
+__all__ = ['voxel_to_lps', 'sphere_lesion_map', 'write_volume_index', 'write_findings_json',
            'random_volume_records', 'write_example_evaluation']

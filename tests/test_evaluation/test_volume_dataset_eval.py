@@ -45,7 +45,8 @@ def test_index_lesion_entries_follow_the_layout(dataset):
     assert les['centre_lps_mm'] == [-3.5, -3.5, 106.]
     assert les['volume_mm3'] == 96.  # 48 voxels of 2 mm^3
     assert les['diameter_mm'] == pytest.approx((6 * 96 / math.pi) ** (1 / 3))  # sphere-equivalent
-    assert les['key_slice'] == 2 and les['slices']['3'] == [5, 5, 9, 9]
+    # slices 2-4 have equal cross-sections: the key slice is the one nearest the centroid
+    assert les['key_slice'] == 3 and les['slices']['3'] == [5, 5, 9, 9]
     assert index['cases'][1]['lesions'][0]['diameter_mm'] == 8.  # the table's diameter
     assert index['cases'][2]['lesions'] == []
     assert np.load(dataset / 'cache' / 'p1_lesions.npy', mmap_mode='r').dtype == np.uint16
