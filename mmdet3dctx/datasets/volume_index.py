@@ -6,7 +6,6 @@ Conventions (the index's, ``docs/own_data.md``): voxel boxes are half-open ``[k0
 ``[x1, y1, x2, y2]`` are continuous pixel coordinates where pixel ``j`` covers ``[j, j + 1)`` (as DeepLesion's and
 MMDetection's); millimetres are LPS.
 """
-import json
 import os.path as osp
 import zlib
 from typing import Dict, List, Optional, Sequence
@@ -14,6 +13,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from mmdet3dctx.io import CTVolume
+from mmdet3dctx.utils.atomic_files import read_json
 
 from .volume_split import SPLITS
 
@@ -181,13 +181,7 @@ def load_volume_index(data_root: str) -> dict:
     if not osp.isfile(path):
         raise VolumeIndexError(f'{path} not found: --data-root must be a dataset prepared by '
                                'tools/prepare_volumes.py')
-    try:
-        with open(path) as f:
-            index = json.load(f)
-    except (OSError, UnicodeDecodeError) as e:
-        raise VolumeIndexError(f'{path}: cannot read it ({e})') from None
-    except json.JSONDecodeError as e:
-        raise VolumeIndexError(f'{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})') from None
+    index = read_json(path, VolumeIndexError)
     if not isinstance(index, dict) or index.get('format') != INDEX_FORMAT:
         raise VolumeIndexError(f'{path}: not a prepared volume index (format is not {INDEX_FORMAT!r})')
     if not isinstance(index.get('version'), int) or index['version'] > INDEX_VERSION:

@@ -13,7 +13,6 @@ reported with a warning and ignored; files of cases in other splits are ignored.
 file, case and finding or lesion at fault.
 Scoring is :func:`mmdet3dctx.evaluation.volume_froc.evaluate_volumes`.
 """
-import json
 import math
 import os
 import os.path as osp
@@ -23,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from mmdet3dctx.datasets.volume_index import INDEX_NAME, VolumeIndexError, load_volume_index, split_cases
+from mmdet3dctx.utils.atomic_files import read_json
 
 from .volume_froc import (DEFAULT_DIAMETER_BINS, DEFAULT_IOU_THR, DEFAULT_VOLUME_FP_LEVELS, LesionMap,
                           VolumeEvalError, evaluate_volumes)
@@ -168,14 +168,7 @@ def read_findings(path: str, case_id: Optional[str] = None) -> dict:
             exceeds its maximum.
     """
     where = f'{path}' + (f' (case {case_id})' if case_id is not None else '')
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except (OSError, UnicodeDecodeError) as e:
-        raise FindingsError(f'{where}: cannot read it ({e})') from None
-    except json.JSONDecodeError as e:
-        raise FindingsError(f'{where}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); '
-                            'truncated or not a findings.json?') from None
+    doc = read_json(path, FindingsError, where, hint='; truncated or not a findings.json?')
     records = doc.get('findings') if isinstance(doc, dict) else doc
     if not isinstance(records, list):
         raise FindingsError(f'{where}: no "findings" list (the format of tools/infer.py\'s findings.json)')

@@ -1,10 +1,11 @@
-"""Files written whole or not at all: into a temporary file beside the target, then renamed over it."""
+"""Files written whole or not at all (into a temporary file beside the target, then renamed over it), and JSON
+read back with errors that name the file."""
 import contextlib
 import json
 import os
 import os.path as osp
 import tempfile
-from typing import IO, Iterator
+from typing import IO, Iterator, Optional
 
 import numpy as np
 
@@ -44,3 +45,16 @@ def save_npy_atomic(path: str, array: np.ndarray, overwrite: bool = True) -> str
     with atomic_output(path, 'wb', overwrite) as f:
         np.save(f, array)
     return path
+
+
+def read_json(path: str, error=ValueError, where: Optional[str] = None, hint: str = ''):
+    """The JSON document in ``path``; an unreadable file or invalid JSON (e.g. truncated) raises ``error`` naming
+    ``where`` (default: the path), the position of the fault and ``hint``."""
+    where = where or path
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f'{where}: cannot read it ({e})') from None
+    except json.JSONDecodeError as e:
+        raise error(f'{where}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}){hint}') from None

@@ -1,9 +1,6 @@
 """DeepLesionMetric built from a config, inside an MMEngine Evaluator, single-process and across two ranks."""
 import json
 import logging
-import os
-import os.path as osp
-import socket
 
 import pytest
 
@@ -143,36 +140,13 @@ def test_work_dir_comes_from_the_runner_logger(tmp_path):
     assert current_work_dir() is None
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _dist_worker(rank, world_size, port, out_dir, queue):
-    import torch.distributed as dist
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=world_size)
-    try:
-        import mmdet3dctx  # noqa: F401
-        from mmdet3dctx.evaluation import DeepLesionMetric
-        metric = DeepLesionMetric(compute_map=False, out_dir=out_dir, save_plot=False,
-                                  collect_dir=osp.join(out_dir, 'collect'))
-        # Each rank sees one image, as with a distributed sampler.
-        metric.process({}, [walk_samples()[rank]])
-        queue.put((rank, metric.evaluate(2)))
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.mark.slow
 def test_results_are_gathered_across_ranks(tmp_path):
-    import torch.multiprocessing as mp
-    ctx = mp.get_context('spawn')
-    queue = ctx.SimpleQueue()
-    mp.start_processes(_dist_worker, args=(2, _free_port(), str(tmp_path), queue), nprocs=2, join=True,
-                       start_method='spawn')
-    results = dict(queue.get() for _ in range(2))
+    from mmdet3dctx.testing.distributed_metric import evaluate_metric_on_ranks
+    metric = dict(type='DeepLesionMetric', compute_map=False, out_dir=str(tmp_path), save_plot=False,
+                  collect_dir=str(tmp_path / 'collect'))
+    # Each rank sees one image, as with a distributed sampler.
+    results = evaluate_metric_on_ranks(metric, [[s] for s in walk_samples()[:2]], size=2)
     # Both ranks get rank 0's metrics (broadcast), computed over both images.
     for rank in (0, 1):
         assert results[rank] == {f'deeplesion/{k}': v for k, v in EXPECTED.items()}
