@@ -56,3 +56,12 @@ def test_prepare_train_test_in_3d(tmp_path, capsys, load_tool):
     test_cases = [c for c in index['cases'] if c['split'] == 'test']
     assert report['num_volumes'] == len(test_cases)
     assert report['num_lesions'] == sum(len(c['lesions']) for c in test_cases)
+
+
+def test_inference_reads_the_volume_configs_slice_settings():
+    from mmdet3dctx.apis import read_config
+    from mmdet3dctx.inference.transforms import inference_pipeline
+    cfg = read_config(FINETUNE, {'num_slices': 3, 'input_slice_interval': 1.5})
+    (load, ) = [t for t in inference_pipeline(cfg.test_pipeline) if t['type'].startswith('Load')]
+    assert load == dict(type='LoadCTVolumeSlices', num_slices=3, input_slice_interval=1.5, window=(-1024, 2050),
+                        out_range=(-50, 205))
