@@ -222,8 +222,8 @@ class VolumeFROCMetric(BaseMetric):
                                              subgroups=('diameter', ), compute_map=False)
                 print_log('\n' + format_froc_table({'key slices': report},
                                                    title=f'DeepLesion FROC on the lesions\' key slices '
-                                                   f'({report["num_images"]} slices, {report["num_lesions"]} '
-                                                   'lesions, FPs per slice)'), logger=logger)
+                                                   f'({report["num_images"]} slice(s), {report["num_lesions"]} '
+                                                   'lesion(s), FPs per slice)'), logger=logger)
                 metrics.update({f'key_slice/sens@{f:g}': s
                                 for f, s in zip(self.key_fp_levels, report['sensitivity'])})
                 metrics[f'key_slice/{avg_key(self.key_avg_levels)}'] = headline(report)
