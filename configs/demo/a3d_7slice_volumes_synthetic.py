@@ -5,13 +5,14 @@
 # prepared with tools/prepare_volumes.py's code). On a CPU:
 #   python tools/train.py configs/demo/a3d_7slice_volumes_synthetic.py
 #   python tools/test.py configs/demo/a3d_7slice_volumes_synthetic.py \
-#       work_dirs/a3d_7slice_volumes_synthetic/epoch_6.pth
+#       work_dirs/a3d_7slice_volumes_synthetic/epoch_4.pth
 _base_ = './a3d_7slice_synthetic.py'
 
-data_root = 'data/synthetic/volumes_msd12'
+data_root = 'data/synthetic/volumes_msd10'
 synthetic = None  # no DeepLesion tree
-# the generated Decathlon task (12 labelled cases of 96 px, lesion label 2) and its preparation (seeded split)
-synthetic_volumes = dict(num_cases=12, seed=0, size=96, split=(0.67, 0.16, 0.17))
+# the generated Decathlon task (10 labelled cases of 96 px, lesion label 2) and its preparation (seeded split: 6
+# train cases, 78 training slices; 2 val, 2 test cases)
+synthetic_volumes = dict(num_cases=10, seed=0, size=96, split=(0.6, 0.2, 0.2))
 
 load_slices = dict(type='LoadVolumeSlices', num_slices='${num_slices}',
                    input_slice_interval='${input_slice_interval}', window='${window}', out_range='${out_range}')
@@ -24,9 +25,9 @@ test_dataloader = dict(dataset=dict(volume_dataset, _delete_=True, split='test',
                                     pipeline=test_pipeline))
 test_evaluator = dict(type='VolumeFROCMetric', data_root='${data_root}', _delete_=True)
 
-# 6 epochs (about 100 slices each), one step at epoch 5
-max_epochs = 6
+# 4 epochs of 20 iterations, one step at epoch 3
+max_epochs = 4
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
-param_scheduler = [dict(_base_.param_scheduler[0], end=50),
-                   dict(_base_.param_scheduler[1], end=max_epochs, milestones=[5])]
+param_scheduler = [dict(_base_.param_scheduler[0], end=30),
+                   dict(_base_.param_scheduler[1], end=max_epochs, milestones=[3])]
 default_hooks = dict(checkpoint=dict(interval=max_epochs))

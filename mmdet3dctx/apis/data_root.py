@@ -62,8 +62,8 @@ def ensure_data(cfg: Config) -> None:
                              f'{MISSING_DATA_HELP}')
 
 
-def make_synthetic_volume_dataset(root: str, num_cases: int = 12, seed: int = 0, size: int = 96,
-                                  split: Tuple[float, float, float] = (0.67, 0.16, 0.17)) -> dict:
+def make_synthetic_volume_dataset(root: str, num_cases: int = 10, seed: int = 0, size: int = 96,
+                                  split: Tuple[float, float, float] = (0.6, 0.2, 0.2)) -> dict:
     """Generate a Decathlon-style task (:func:`~mmdet3dctx.testing.synthetic_volumes.make_synthetic_msd`, lesion
     label 2) in ``root + '_source'`` and prepare it into ``root`` with a seeded split; returns the preparation's
     summary."""
