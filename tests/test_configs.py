@@ -108,6 +108,16 @@ def test_volume_configs_change_only_the_dataset(volumes, paper):
     assert b['test_evaluator']['type'] == 'VolumeFROCMetric'
 
 
+def test_volume_finetune_config_has_the_volume_dataset_base():
+    """The fine-tuning leaf restates the dataset of ``_base_/datasets/volumes.py`` (a leaf inherits one detector
+    config): the two agree on every dataloader, pipeline and evaluator."""
+    base = _read(osp.join(ROOT, 'configs', '_base_', 'datasets', 'volumes.py')).to_dict()
+    leaf = _read(osp.join(ROOT, 'configs', 'volumes', 'a3d_7slice_finetune.py')).to_dict()
+    for key in ('data_root', 'train_pipeline', 'test_pipeline', 'train_dataloader', 'val_dataloader',
+                'test_dataloader', 'val_evaluator', 'test_evaluator'):
+        assert leaf[key] == base[key], key
+
+
 @pytest.mark.parametrize('slices', [3, 7])
 def test_swapping_operators_changes_only_the_backbone(slices):
     ref = _read(osp.join(ROOT, 'configs', 'deeplesion', f'a3d_{slices}slice.py'))
