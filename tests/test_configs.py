@@ -36,7 +36,9 @@ COCO_DEMOS = [p for p in DEMOS if 'coco_pseudo3d' in p]  # pretraining demos: te
 DEMOS_2D = [p for p in DEMOS if osp.basename(p).startswith(('3dce', 'thickened', 'swin'))]  # tests/test_configs_2d.py
 LESION_DEMOS = [p for p in DEMOS if p not in COCO_DEMOS]
 #: the 3D-backbone route: a 3D backbone, a 3D->2D reduction, MMDetection's heads
-CONFIGS = PAPER_3D + [p for p in LESION_DEMOS if p not in DEMOS_2D]
+#: the paper detectors on prepared CT volumes (tools/prepare_volumes.py)
+VOLUMES = _configs('volumes')
+CONFIGS = PAPER_3D + VOLUMES + [p for p in LESION_DEMOS if p not in DEMOS_2D]
 #: the DenseNet3D paper configs (A3D and the operators compared with it)
 #: the paper configs whose backbone starts from published ImageNet weights (MP3D: the whole detector from its COCO
 #: pseudo-3D pretraining, ``test_mp3d_recipe``)
@@ -69,7 +71,7 @@ def test_every_expected_config_exists():
 def test_config_builds_trains_and_predicts(path):
     cfg = _read(path)
     pipeline = cfg.train_dataloader.dataset.pipeline
-    loaders = [t for t in pipeline if t['type'] == 'LoadDeepLesionSlices']
+    loaders = [t for t in pipeline if t['type'] in ('LoadDeepLesionSlices', 'LoadVolumeSlices')]
     num_slices = cfg.model.neck.reduction.num_slices
     assert loaders and loaders[0]['num_slices'] == num_slices
     if cfg.model.backbone.type != 'MP3DResNet':
@@ -82,6 +84,38 @@ def test_config_builds_trains_and_predicts(path):
         del full
     _, results = train_step_and_predict(cfg.model, num_slices)
     assert len(results) == 2 and results[0].pred_instances.bboxes.shape[-1] == 4
+
+
+@pytest.mark.parametrize('volumes,paper', [('volumes/a3d_7slice_finetune.py', 'deeplesion/a3d_7slice.py'),
+                                           ('demo/a3d_7slice_volumes_synthetic.py', 'demo/a3d_7slice_synthetic.py')])
+def test_volume_configs_change_only_the_dataset(volumes, paper):
+    """A volume config is its detector config with the volume dataset, loader and metric: the model, the
+    schedule and every pipeline step after the loader are the same."""
+    a = _read(osp.join(ROOT, 'configs', paper)).to_dict()
+    b = _read(osp.join(ROOT, 'configs', volumes)).to_dict()
+    assert a['model'] == b['model'] and a['optim_wrapper'] == b['optim_wrapper']
+    if 'demo' not in volumes:  # the demo shortens its schedule to the smaller dataset
+        assert a['param_scheduler'] == b['param_scheduler'] and a['train_cfg'] == b['train_cfg']
+    for key in ('train_dataloader', 'test_dataloader'):
+        pa, pb = a[key]['dataset']['pipeline'], b[key]['dataset']['pipeline']
+        assert b[key]['dataset']['type'] == 'VolumeLesionDataset' and pb[0]['type'] == 'LoadVolumeSlices'
+        assert {k: v for k, v in pb[0].items() if k not in ('type', 'with_mask')} == \
+            {k: v for k, v in pa[0].items() if k != 'type'}
+        loads = [t for t in pa if t['type'] == 'LoadAnnotations']
+        assert pb[1:] == (pa[1:] if key == 'test_dataloader' else [dict(type='LoadAnnotations', with_bbox=True)]
+                          + pa[2:]), key
+        assert bool(loads[0].get('with_mask')) == pb[0].get('with_mask', False), key  # masks where DeepLesion has them
+    assert b['test_evaluator']['type'] == 'VolumeFROCMetric'
+
+
+def test_volume_finetune_config_has_the_volume_dataset_base():
+    """The fine-tuning leaf restates the dataset of ``_base_/datasets/volumes.py`` (a leaf inherits one detector
+    config): the two agree on every dataloader, pipeline and evaluator."""
+    base = _read(osp.join(ROOT, 'configs', '_base_', 'datasets', 'volumes.py')).to_dict()
+    leaf = _read(osp.join(ROOT, 'configs', 'volumes', 'a3d_7slice_finetune.py')).to_dict()
+    for key in ('data_root', 'train_pipeline', 'test_pipeline', 'train_dataloader', 'val_dataloader',
+                'test_dataloader', 'val_evaluator', 'test_evaluator'):
+        assert leaf[key] == base[key], key
 
 
 @pytest.mark.parametrize('slices', [3, 7])
@@ -249,7 +283,7 @@ def test_the_flagship_trains_with_its_dataset_base():
     assert dict(val, split=None, ann_file=None) == dict(test, split=None, ann_file=None)
 
 
-LEAVES = PAPER + LESION_DEMOS
+LEAVES = PAPER + VOLUMES + LESION_DEMOS
 
 
 @pytest.mark.parametrize('path', LEAVES, ids=_rel(LEAVES))
@@ -263,7 +297,8 @@ def test_leaf_pipelines_agree(path):
     if cfg.get('val_dataloader'):
         assert cfg.test_pipeline == cfg.val_dataloader.dataset.pipeline
     loads = [p[0] for p in (cfg.train_pipeline, cfg.test_pipeline)]
-    assert all(t['type'] == 'LoadDeepLesionSlices' for t in loads) and loads[0] == loads[1]
+    assert all(t['type'] == loads[0]['type'] in ('LoadDeepLesionSlices', 'LoadVolumeSlices') for t in loads)
+    assert {k: v for k, v in loads[0].items() if k != 'with_mask'} == loads[1]  # volumes: masks for training
     assert loads[0]['num_slices'] == cfg.num_slices and loads[0]['window'] == cfg.window
     assert loads[0]['input_slice_interval'] == cfg.input_slice_interval
     for holder in (cfg.model.backbone, cfg.model.neck.get('reduction', {})):

@@ -18,6 +18,8 @@ __all__ += ['prepare_volume_dataset', 'detect_source_format', 'format_prepare_su
 
 if HAS_MMDET:
     from .deeplesion import DeepLesionDataset
-    from .transforms import LoadDeepLesionSlices, RandomDepthFlip, RandomShiftScaleRotate
+    from .transforms import LoadDeepLesionSlices, LoadVolumeSlices, RandomDepthFlip, RandomShiftScaleRotate
+    from .volume_lesion import VolumeLesionDataset
 
-    __all__ += ['DeepLesionDataset', 'LoadDeepLesionSlices', 'RandomDepthFlip', 'RandomShiftScaleRotate']
+    __all__ += ['DeepLesionDataset', 'LoadDeepLesionSlices', 'RandomDepthFlip', 'RandomShiftScaleRotate',
+                'VolumeLesionDataset', 'LoadVolumeSlices']

@@ -4,7 +4,8 @@
 (``volume_dataset_eval``).
 
 ``froc``, ``detection_results``, ``volume_froc`` and ``volume_dataset_eval`` are importable without MMDetection;
-``DeepLesionMetric`` registers itself in ``mmdet.registry.METRICS`` when this package is imported
+``DeepLesionMetric`` and ``VolumeFROCMetric`` (the 3D FROC of a detector run over prepared volumes, with the
+key-slice FROC beside it) register themselves in ``mmdet.registry.METRICS`` when this package is imported
 (``import mmdet3dctx`` does it).
 """
 from .. import HAS_MMDET
@@ -27,4 +28,5 @@ __all__ = [
 
 if HAS_MMDET:
     from .deeplesion_metric import DeepLesionMetric  # noqa: F401  (registers the metric)
-    __all__ += ['DeepLesionMetric']
+    from .volume_froc_metric import VolumeFROCMetric  # noqa: F401  (registers the metric)
+    __all__ += ['DeepLesionMetric', 'VolumeFROCMetric']

@@ -7,11 +7,11 @@ import os.path as osp
 import shutil
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mmdet3dctx.io import CTVolume
+from mmdet3dctx.io import CTVolume, VolumeGeometry
 from .lesion_linking import LesionFinding
 
 #: every file :func:`write_study_outputs` may write, in the order it writes them
@@ -19,8 +19,12 @@ OUTPUT_FILES = ('findings.json', 'findings.csv', 'findings.nii.gz', 'findings_sr
                 'report.html')
 
 
-def finding_lps(finding: LesionFinding, volume: CTVolume) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def finding_lps(finding: LesionFinding,
+                volume: Union[CTVolume, VolumeGeometry]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The centre of the key-slice box and the box's extent over the linked slices, in LPS mm.
+
+    Only the geometry is read: ``volume`` may be a :class:`~mmdet3dctx.io.VolumeGeometry` (e.g. a prepared
+    dataset's case, ``VolumeGeometry.from_record(case)``).
 
     Boxes are in continuous pixel coordinates (pixel ``j`` covers ``[j, j + 1)``, its centre at ``j + 0.5``).
     The extent spans every linked slice's box corners and half a slice interval beyond the first and last

@@ -59,20 +59,21 @@ class LoadCTVolumeSlices(BaseTransform):
 
 
 def inference_pipeline(pipeline_cfg: list) -> list:
-    """A config's test pipeline for volumes: ``LoadDeepLesionSlices`` becomes :class:`LoadCTVolumeSlices`
-    with the same arguments; annotation loading is dropped."""
+    """A config's test pipeline for volumes: ``LoadDeepLesionSlices`` (or a volume dataset's ``LoadVolumeSlices``)
+    becomes :class:`LoadCTVolumeSlices` with the same slice count, interval and window; annotation loading is
+    dropped."""
     out, found = [], False
     for step in pipeline_cfg:
         step = dict(step)
-        if step['type'] in ('LoadDeepLesionSlices', 'LoadCTVolumeSlices'):
+        if step['type'] in ('LoadDeepLesionSlices', 'LoadVolumeSlices', 'LoadCTVolumeSlices'):
             keep = {k: step[k] for k in ('num_slices', 'input_slice_interval', 'window', 'out_range') if k in step}
             out.append(dict(type='LoadCTVolumeSlices', **keep))
             found = True
         elif step['type'] != 'LoadAnnotations':
             out.append(step)
     if not found:
-        raise ValueError('the test pipeline has no LoadDeepLesionSlices step to take the slice count, interval and '
-                         f'window from: {[s["type"] for s in pipeline_cfg]}')
+        raise ValueError('the test pipeline has no LoadDeepLesionSlices or LoadVolumeSlices step to take the slice '
+                         f'count, interval and window from: {[s["type"] for s in pipeline_cfg]}')
     return out
 
 

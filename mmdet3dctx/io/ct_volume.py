@@ -4,8 +4,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-#: a step between slice positions larger than this many times the series' usual (median) step is a gap
-GAP_FACTOR = 1.5
+from .volume_geometry import GAP_FACTOR, VolumeGeometry, slice_run_ids, slice_runs, voxel_lps
 
 
 @dataclass
@@ -68,6 +67,11 @@ class CTVolume:
         return int(self.hu.shape[0])
 
     @property
+    def geometry(self) -> VolumeGeometry:
+        """The geometry alone (shares the position, origin and direction arrays)."""
+        return VolumeGeometry(self.spacing, self.positions, self.origin, self.direction)
+
+    @property
     def slice_interval(self) -> float:
         """The slice interval in mm (``spacing[0]``)."""
         return self.spacing[0]
@@ -91,28 +95,16 @@ class CTVolume:
     def runs(self, gap_factor: float = GAP_FACTOR) -> List[Tuple[int, int]]:
         """Contiguous runs of slices ``[(first, last), ...]`` (inclusive indices), split at every gap: a step
         between positions larger than ``gap_factor`` × the median step."""
-        if self.num_slices < 2:
-            return [(0, self.num_slices - 1)] if self.num_slices else []
-        steps = np.diff(self.positions)
-        cuts = np.flatnonzero(steps > gap_factor * np.median(steps))
-        starts = [0] + [int(c) + 1 for c in cuts]
-        ends = [int(c) for c in cuts] + [self.num_slices - 1]
-        return list(zip(starts, ends))
+        return slice_runs(self.positions, gap_factor)
 
     def run_ids(self, gap_factor: float = GAP_FACTOR) -> np.ndarray:
         """``(Z,)`` int: the run (see :meth:`runs`) of every slice."""
-        ids = np.zeros(self.num_slices, np.int64)
-        for r, (a, b) in enumerate(self.runs(gap_factor)):
-            ids[a:b + 1] = r
-        return ids
+        return slice_run_ids(self.positions, gap_factor)
 
     def to_lps(self, k: Sequence[float], i: Sequence[float], j: Sequence[float]) -> np.ndarray:
         """LPS mm ``(N, 3)`` of voxel coordinates (``k`` a slice index, interpolated between positions;
         ``i``, ``j`` continuous row and column of pixel centres)."""
-        k, i, j = (np.atleast_1d(np.asarray(v, np.float64)) for v in (k, i, j))
-        z = np.interp(k, np.arange(self.num_slices), self.positions) - self.positions[0]
-        return (self.origin[None] + j[:, None] * self.spacing[2] * self.direction[:, 0][None]
-                + i[:, None] * self.spacing[1] * self.direction[:, 1][None] + z[:, None] * self.direction[:, 2][None])
+        return voxel_lps(k, i, j, self.spacing, self.positions, self.origin, self.direction)
 
     def __repr__(self) -> str:
         return (f'CTVolume(shape={self.hu.shape}, spacing={tuple(round(s, 4) for s in self.spacing)}, '

@@ -126,3 +126,18 @@ def test_gantry_tilt_named(tmp_path, anatomy):
         vol = read_dicom_series(str(tmp_path / 'tilt'))
     np.testing.assert_allclose(vol.positions, Z0 + np.arange(Z) * DZ)
     np.testing.assert_array_equal(vol.hu, anatomy)
+
+
+def test_volume_geometry_places_voxels_and_splits_runs_as_the_volume():
+    from mmdet3dctx.io import CTVolume, VolumeGeometry
+    positions = np.array([0., 2., 4., 10., 12.])
+    direction = np.array([[1., 0., 0.], [0., 0., 1.], [0., -1., 0.]])
+    vol = CTVolume(np.zeros((5, 3, 4), np.float32), (2., 0.7, 0.8), positions, origin=np.array([5., -3., 1.]),
+                   direction=direction)
+    geo = VolumeGeometry.from_record(dict(spacing=[2., 0.7, 0.8], positions=positions.tolist(),
+                                          origin=[5., -3., 1.], direction=direction.tolist()))
+    k, i, j = [0, 2.5, 4], [0, 1.5, 2], [3, 0.25, 1]
+    np.testing.assert_array_equal(geo.to_lps(k, i, j), vol.to_lps(k, i, j))
+    assert geo.runs() == vol.runs() == [(0, 2), (3, 4)]
+    np.testing.assert_array_equal(geo.run_ids(), vol.run_ids())
+    np.testing.assert_array_equal(vol.geometry.to_lps(k, i, j), vol.to_lps(k, i, j))

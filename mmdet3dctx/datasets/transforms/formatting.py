@@ -8,8 +8,9 @@ from mmdet.registry import TRANSFORMS
 DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction')
 #: What the CT loaders add: the series' slice interval and the mm between the model's input slices (read by the
 #: detector for operators that need the slice interval), the slice order of pseudo-3D inputs, and what
-#: ``DeepLesionMetric`` reads.
-CT_META_KEYS = ('slice_interval', 'input_slice_interval', 'slice_order', 'instances', 'file_name', 'split')
+#: ``DeepLesionMetric`` reads; the case, slice and pixel spacing (mm) of a volume slice (``VolumeFROCMetric``).
+CT_META_KEYS = ('slice_interval', 'input_slice_interval', 'slice_order', 'instances', 'file_name', 'split',
+                'case_id', 'key_index', 'pixel_spacing')
 
 
 @TRANSFORMS.register_module()
