@@ -14,10 +14,11 @@ from mmdet3dctx.datasets.volume_index import load_volume_index
 from mmdet3dctx.inference.lesion_linking import link_detections
 from mmdet3dctx.inference.outputs import finding_lps
 from mmdet3dctx.io.volume_geometry import GAP_FACTOR, VolumeGeometry
+from mmdet3dctx.utils.atomic_files import write_json_atomic
 from .deeplesion_eval import avg_key, evaluate_deeplesion, format_froc_table, headline, make_record
 from .deeplesion_metric import _get, _numpy, current_work_dir
 from .froc import DEFAULT_AVG_LEVELS, DEFAULT_FP_LEVELS
-from .volume_dataset_eval import case_lesions, write_json_atomic
+from .volume_dataset_eval import case_lesions
 from .volume_froc import (CRITERIA, DEFAULT_DIAMETER_BINS, DEFAULT_IOU_THR, DEFAULT_VOLUME_FP_LEVELS,
                           VolumeEvalError, evaluate_volumes, format_volume_froc_table, volume_froc_summary)
 
