@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Detect lesions in a CT study: a DICOM study folder, a NIfTI volume or a DeepLesion series folder in; findings
-in patient space, a label volume, DICOM SR/SEG and an HTML report out.
+"""Detect lesions in a CT study: a DICOM study folder, a NIfTI, MetaImage or NRRD volume or a DeepLesion series
+folder in; findings in patient space, a label volume, DICOM SR/SEG and an HTML report out.
 
     python tools/infer.py CONFIG CKPT STUDY [--out-dir DIR] [--series UID] [--score-thr 0.5|FROC_JSON:FP]
                           [--slices all|A:B] [--batch 8] [--device cpu] [--overwrite]
@@ -25,7 +25,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('paths', nargs='+', metavar='CONFIG CKPT STUDY',
                    help='detector config, trained weights (a local .pth) and the study: a DICOM folder or file, a '
-                   'NIfTI file (.nii/.nii.gz) or a DeepLesion series folder; only STUDY with --list-series')
+                   'NIfTI file (.nii/.nii.gz), a MetaImage or NRRD file (.mhd/.mha/.nrrd/.nhdr) or a DeepLesion series '
+                   'folder; only STUDY with --list-series')
     p.add_argument('--list-series', action='store_true', help='list the image series of STUDY and what is skipped')
     p.add_argument('--out-dir', default=None, help='where to write the results (default: <study name>_findings)')
     p.add_argument('--score-thr', type=resolve_score_threshold, default=0.5, help='minimum score of a 2D detection: '

@@ -1,6 +1,7 @@
 """One entry for every CT input: detect the format of a path and read it with its reader into a :class:`CTVolume`.
 
-A ``.nii``/``.nii.gz`` file is NIfTI (:func:`~mmdet3dctx.io.read_nifti`), a folder of slices named like
+A ``.nii``/``.nii.gz`` file is NIfTI (:func:`~mmdet3dctx.io.read_nifti`), a ``.mhd``/``.mha``/``.nrrd``/``.nhdr``
+file MetaImage or NRRD (:func:`~mmdet3dctx.io.read_itk_volume`, SimpleITK), a folder of slices named like
 ``001.png`` is a DeepLesion series (:func:`~mmdet3dctx.io.read_deeplesion_series`), any other existing file or
 folder a DICOM study, series or file (:func:`~mmdet3dctx.io.read_dicom_series`).
 """
@@ -10,6 +11,7 @@ import os.path as osp
 from .ct_volume import CTVolume
 from .deeplesion_series import read_deeplesion_series
 from .dicom import read_dicom_series
+from .itk_volume import ITK_SUFFIXES, read_itk_volume
 from .nifti import read_nifti
 
 #: The readers by format name, and the options each takes.
@@ -17,10 +19,12 @@ VOLUME_READERS = {
     'dicom': (read_dicom_series, ('series_uid', 'allow_non_ct')),
     'nifti': (read_nifti, ()),
     'deeplesion': (read_deeplesion_series, ('spacing', 'dl_info')),
+    'itk': (read_itk_volume, ()),
 }
 #: The format names :func:`read_volume` takes besides ``'auto'``.
 VOLUME_FORMATS = tuple(VOLUME_READERS)
-_WHAT = 'a DICOM folder or file, a .nii/.nii.gz file or a DeepLesion series folder'
+_WHAT = ('a DICOM folder or file, a .nii/.nii.gz file, a MetaImage or NRRD file (.mhd/.mha/.nrrd/.nhdr) or a '
+         'DeepLesion series folder')
 
 
 def _is_deeplesion_series(path: str) -> bool:
@@ -28,7 +32,8 @@ def _is_deeplesion_series(path: str) -> bool:
 
 
 def detect_volume_format(path: str) -> str:
-    """The format of a CT input: ``'nifti'``, ``'deeplesion'`` or ``'dicom'`` (see the module docstring).
+    """The format of a CT input: ``'nifti'``, ``'itk'``, ``'deeplesion'`` or ``'dicom'`` (see the module
+    docstring).
 
     Args:
         path (str): A file or folder.
@@ -41,6 +46,8 @@ def detect_volume_format(path: str) -> str:
     """
     if osp.isfile(path) and path.endswith(('.nii', '.nii.gz')):
         return 'nifti'
+    if osp.isfile(path) and path.lower().endswith(ITK_SUFFIXES):
+        return 'itk'
     if _is_deeplesion_series(path):
         return 'deeplesion'
     if osp.exists(path):
@@ -53,12 +60,14 @@ def read_volume(path: str, format: str = 'auto', **options) -> CTVolume:
 
     Args:
         path (str): A DICOM study folder (searched recursively), series folder or file; a NIfTI file
-            (``.nii``/``.nii.gz``); or a DeepLesion series folder (``Images_png/<series>/``).
+            (``.nii``/``.nii.gz``); a MetaImage or NRRD file; or a DeepLesion series folder
+            (``Images_png/<series>/``).
         format (str): ``'auto'`` (:func:`detect_volume_format`), or one of :data:`VOLUME_FORMATS`.
             Defaults to ``'auto'``.
         **options: Options of the format's reader; an option given as None takes the reader's default.
             DICOM: ``series_uid``, ``allow_non_ct`` (:func:`~mmdet3dctx.io.read_dicom_series`); DeepLesion:
-            ``spacing`` ``(z, y, x)`` mm, ``dl_info`` (:func:`~mmdet3dctx.io.read_deeplesion_series`); NIfTI: none.
+            ``spacing`` ``(z, y, x)`` mm, ``dl_info`` (:func:`~mmdet3dctx.io.read_deeplesion_series`); NIfTI,
+            MetaImage/NRRD: none.
 
     Returns:
         CTVolume: The volume, HU in ``(Z, H, W)`` with its patient geometry.

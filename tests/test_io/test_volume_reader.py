@@ -27,8 +27,8 @@ def inputs(tmp_path_factory):
 
 
 def test_each_format_is_detected_and_read(inputs):
-    assert VOLUME_FORMATS == ('dicom', 'nifti', 'deeplesion')
-    for fmt in VOLUME_FORMATS:
+    assert VOLUME_FORMATS == ('dicom', 'nifti', 'deeplesion', 'itk')
+    for fmt in ('dicom', 'nifti', 'deeplesion'):
         assert detect_volume_format(inputs[fmt]) == fmt
     dicom = read_volume(inputs['dicom'])
     np.testing.assert_array_equal(dicom.hu, HU)
@@ -58,7 +58,7 @@ def test_reader_options_and_explicit_format(inputs):
                        r'takes only series_uid, allow_non_ct\)'):
         read_volume(inputs['dicom'], spacing=(1, 1, 1), dl_info='DL_info.csv')
     with pytest.raises(ValueError, match=r"000001_01_01: unknown format 'png'; choose from auto, dicom, nifti, "
-                       r'deeplesion'):
+                       r'deeplesion, itk'):
         read_volume(inputs['deeplesion'], format='png')
     with pytest.raises(ValueError, match=r'000001_01_01: pass spacing=\(z, y, x\)'):
         read_volume(inputs['deeplesion'])
@@ -69,7 +69,7 @@ def test_reader_options_and_explicit_format(inputs):
 def test_missing_and_garbage_inputs_name_the_path(tmp_path):
     for fmt in ('auto', ) + VOLUME_FORMATS:
         with pytest.raises(FileNotFoundError, match=r'missing\.nii\.gz: no such folder or file \(a DICOM folder or '
-                           r'file, a \.nii/\.nii\.gz file or a DeepLesion series folder\)'):
+                           r'file, a \.nii/\.nii\.gz file, a MetaImage or NRRD file'):
             read_volume(str(tmp_path / 'missing.nii.gz'), format=fmt)
     with pytest.raises(FileNotFoundError, match=r'missing: no such folder or file'):
         detect_volume_format(str(tmp_path / 'missing'))
@@ -80,3 +80,20 @@ def test_missing_and_garbage_inputs_name_the_path(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(DicomSeriesError, match=r'empty: no DICOM image files found'):
         read_volume(str(tmp_path / 'empty'))
+
+
+def test_metaimage_and_nrrd_are_detected_and_read_as_read_itk_volume_reads_them(tmp_path):
+    sitk = pytest.importorskip('SimpleITK')
+    from mmdet3dctx.io import read_itk_volume
+    for name in ('ct.mhd', 'ct.nrrd'):
+        img = sitk.GetImageFromArray(HU.astype(np.int16))
+        img.SetSpacing((0.7, 0.7, 2.0))
+        img.SetOrigin((-10.0, 20.0, 5.0))
+        path = str(tmp_path / name)
+        sitk.WriteImage(img, path)
+        assert detect_volume_format(path) == 'itk'
+        vol = read_volume(path)
+        np.testing.assert_array_equal(vol.hu, read_itk_volume(path).hu)
+        np.testing.assert_array_equal(vol.hu, HU)
+        assert vol.spacing == pytest.approx((2.0, 0.7, 0.7))
+        np.testing.assert_allclose(vol.to_lps([1], [2], [3])[0], img.TransformIndexToPhysicalPoint((3, 2, 1)))
