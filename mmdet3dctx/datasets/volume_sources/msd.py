@@ -212,10 +212,13 @@ def list_msd_cases(src: str, lesion_labels: Optional[Sequence[int]] = None) -> S
     if missing:
         raise VolumeDatasetError(f'lesion label(s) {missing} not among the labels of {json_path}: {foreground}')
     pairs = _training_pairs(osp.abspath(src), meta, json_path)
-    cases = [SourceCase(case_id=cid, image=image, files=[image, label, json_path],
+    # a case depends on its two files and on dataset.json's label names only: adding cases to dataset.json
+    # leaves the prepared ones valid
+    label_names = {str(k): str(v) for k, v in sorted(names.items())}
+    cases = [SourceCase(case_id=cid, image=image, files=[image, label],
                         load=lambda cid=cid, image=image, label=label: _load_case(cid, image, label, names,
                                                                                    lesion_labels, json_path),
-                        signature=dict(lesion_labels=lesion_labels))
+                        signature=dict(lesion_labels=lesion_labels, label_names=label_names))
              for cid, image, label in pairs]
     check_case_ids(cases)
     skipped = []
