@@ -214,6 +214,32 @@ def box_overlaps(dets: np.ndarray, gts: np.ndarray, criterion: str = 'iou',
     return np.where(denom > 0, out, 0.)
 
 
+def ranked_pairs(scores: np.ndarray, n_det: np.ndarray,
+                 n_gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank the detections of all images and list every (ranked detection, lesion of its image) pair.
+
+    Ranking is by descending score, ties in reverse input order (see the module docstring).
+
+    Args:
+        scores (np.ndarray): ``(N,)`` scores of the detections of all images, concatenated in image order.
+        n_det (np.ndarray): ``(I,)`` detections per image.
+        n_gt (np.ndarray): ``(I,)`` lesions per image.
+
+    Returns:
+        tuple: ``order`` ``(N,)`` input index of each rank; ``pair_det`` (the rank) and ``pair_gt`` (the lesion's
+        index in the concatenated lesions) per pair, pairs ordered by rank.
+    """
+    order = np.argsort(scores, kind='stable')[::-1]
+    det_img = np.repeat(np.arange(len(n_det)), n_det)[order]
+    gt_start = np.concatenate([[0], np.cumsum(n_gt)[:-1]]).astype(np.int64)
+    pairs_per_det = n_gt[det_img]
+    pair_det = np.repeat(np.arange(order.shape[0]), pairs_per_det)
+    pair_offset = np.arange(pair_det.shape[0]) - np.repeat(np.cumsum(pairs_per_det) - pairs_per_det,
+                                                           pairs_per_det)
+    pair_gt = gt_start[det_img][pair_det] + pair_offset
+    return order, pair_det, pair_gt
+
+
 def match_detections(dets: ArrayList, gts: ArrayList, iou_thr: float = 0.5, criterion: str = 'iou',
                      plus_one: bool = True) -> FROCMatch:
     """Rank all detections and find false positives and the first hit of every lesion.
@@ -236,20 +262,9 @@ def match_detections(dets: ArrayList, gts: ArrayList, iou_thr: float = 0.5, crit
     det_all, n_det = _stack(dets, 5, 'dets')
     gt_all, n_gt = _stack(gts, 4, 'gts')
 
-    # Rank: descending score; ties in reverse input order (see the module docstring).
-    order = np.argsort(det_all[:, 4], kind='stable')[::-1]
+    order, pair_det, pair_gt = ranked_pairs(det_all[:, 4], n_det, n_gt)
     num_dets = order.shape[0]
-    det_img = np.repeat(np.arange(num_images), n_det)[order]
-    det_box = det_all[order, :4]
-
-    # Every (ranked detection, lesion of its image) pair, pairs ordered by detection rank.
-    gt_start = np.concatenate([[0], np.cumsum(n_gt)[:-1]])
-    pairs_per_det = n_gt[det_img]
-    pair_det = np.repeat(np.arange(num_dets), pairs_per_det)
-    pair_offset = np.arange(pair_det.shape[0]) - np.repeat(np.cumsum(pairs_per_det) - pairs_per_det,
-                                                           pairs_per_det)
-    pair_gt = gt_start[det_img][pair_det] + pair_offset
-    overlaps = box_overlaps(np.repeat(det_box, pairs_per_det, axis=0), gt_all[pair_gt], criterion, plus_one)
+    overlaps = box_overlaps(det_all[order[pair_det], :4], gt_all[pair_gt], criterion, plus_one)
     good = overlaps >= iou_thr
 
     # FP <=> no lesion in the image or best overlap below the threshold <=> no good pair.

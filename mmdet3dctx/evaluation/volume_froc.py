@@ -59,7 +59,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from .froc import FROCMatch, interp_sensitivity
+from .froc import FROCMatch, interp_sensitivity, ranked_pairs
 
 #: Hit criteria: LUNA16's centre within the radius, its mask form, nnDetection's 3D IoU.
 CRITERIA = ('centre', 'centre_in_mask', 'iou')
@@ -350,18 +350,9 @@ def match_volumes(volumes: Sequence[Mapping], criterion: str = 'centre', iou_thr
             raise VolumeEvalError(f'{_name(volumes[n], n)}: lesion_ids must be positive integers (0 is background)')
         labels = _finding_labels(volumes, centres, n_det, n_gt)
 
-    # Rank: descending score; ties in reverse input order (as the 2D FROC).
-    order = np.argsort(scores, kind='stable')[::-1]
+    # Rank as the 2D FROC does; every (ranked finding, lesion of its volume) pair, pairs ordered by finding rank.
+    order, pair_det, pair_gt = ranked_pairs(scores, n_det, n_gt)
     num_dets = order.shape[0]
-    det_vol = np.repeat(np.arange(num_volumes), n_det)[order]
-
-    # Every (ranked finding, lesion of its volume) pair, pairs ordered by finding rank.
-    gt_start = np.concatenate([[0], np.cumsum(n_gt)[:-1]])
-    pairs_per_det = n_gt[det_vol]
-    pair_det = np.repeat(np.arange(num_dets), pairs_per_det)
-    pair_offset = np.arange(pair_det.shape[0]) - np.repeat(np.cumsum(pairs_per_det) - pairs_per_det,
-                                                           pairs_per_det)
-    pair_gt = gt_start[det_vol][pair_det] + pair_offset
     pair_in = order[pair_det]  # the finding's index in the concatenated input
     if criterion == 'centre':
         d = centres[pair_in] - les_centres[pair_gt]
