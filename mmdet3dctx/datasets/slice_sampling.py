@@ -73,6 +73,17 @@ def nearest_existing_slice(index: int, key: int, exists: Callable[[int], bool]) 
     return key
 
 
+def check_slice_input(num_slices: int, input_slice_interval: Optional[float], window: Tuple[float, float]) -> None:
+    """Refuse settings no slice input can be built from: an even or non-positive slice count, a non-positive
+    spacing, a window whose low end is not below its high end."""
+    if num_slices < 1 or num_slices % 2 != 1:
+        raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
+    if input_slice_interval is not None and not input_slice_interval > 0:
+        raise ValueError(f'input_slice_interval must be positive or None, got {input_slice_interval}')
+    if window[1] <= window[0]:
+        raise ValueError(f'window must be (low, high) with low < high, got {window}')
+
+
 def effective_input_slice_interval(input_slice_interval: Optional[float], series_interval: Optional[float]) -> float:
     """The spacing (mm) of the stacked input slices: ``input_slice_interval`` when ``series_interval`` is a
     positive number, the series' own interval when ``input_slice_interval`` is None (adjacent slices), NaN

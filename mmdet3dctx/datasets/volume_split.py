@@ -10,9 +10,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .volume_sources.base import VolumeDatasetError
+from .volume_sources.base import SPLITS, VolumeDatasetError
 
-SPLITS = ('train', 'val', 'test')
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 
 

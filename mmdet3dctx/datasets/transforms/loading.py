@@ -10,9 +10,9 @@ from mmengine import fileio
 
 from mmdet.registry import TRANSFORMS
 from mmdet3dctx.utils import check_config_resolved
-from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, decode_hu_png, effective_input_slice_interval,
-                              interpolation_plan, nearest_existing_slice, neighbour_path, slice_positions,
-                              stack_windowed_slices)
+from ..slice_sampling import (PNG_DECODERS, DiskSliceCache, SliceCache, check_slice_input, decode_hu_png,
+                              effective_input_slice_interval, interpolation_plan, nearest_existing_slice,
+                              neighbour_path, slice_positions, stack_windowed_slices)
 
 
 @TRANSFORMS.register_module()
@@ -88,12 +88,7 @@ class LoadDeepLesionSlices(BaseTransform):
                  backend_args: Optional[dict] = None) -> None:
         check_config_resolved(dict(num_slices=num_slices, input_slice_interval=input_slice_interval, window=window,
                                    out_range=out_range), 'LoadDeepLesionSlices')
-        if num_slices < 1 or num_slices % 2 != 1:
-            raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
-        if input_slice_interval is not None and not input_slice_interval > 0:
-            raise ValueError(f'input_slice_interval must be positive or None, got {input_slice_interval}')
-        if window[1] <= window[0]:
-            raise ValueError(f'window must be (low, high) with low < high, got {window}')
+        check_slice_input(num_slices, input_slice_interval, window)
         if png_decoder not in PNG_DECODERS:
             raise ValueError(f'png_decoder must be one of {PNG_DECODERS}, got {png_decoder!r}')
         self.num_slices = int(num_slices)

@@ -11,7 +11,7 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet3dctx.inference.volume_slices import physical_plan
 from mmdet3dctx.io.volume_geometry import GAP_FACTOR, slice_runs
 from mmdet3dctx.utils import check_config_resolved
-from ..slice_sampling import effective_input_slice_interval, stack_windowed_slices
+from ..slice_sampling import check_slice_input, effective_input_slice_interval, stack_windowed_slices
 
 
 class MemmapCache:
@@ -114,12 +114,7 @@ class LoadVolumeSlices(BaseTransform):
                  cache_size: int = 64) -> None:
         check_config_resolved(dict(num_slices=num_slices, input_slice_interval=input_slice_interval, window=window,
                                    out_range=out_range, with_mask=with_mask), 'LoadVolumeSlices')
-        if num_slices < 1 or num_slices % 2 != 1:
-            raise ValueError(f'num_slices must be an odd number >= 1, got {num_slices}')
-        if input_slice_interval is not None and not input_slice_interval > 0:
-            raise ValueError(f'input_slice_interval must be positive or None, got {input_slice_interval}')
-        if window[1] <= window[0]:
-            raise ValueError(f'window must be (low, high) with low < high, got {window}')
+        check_slice_input(num_slices, input_slice_interval, window)
         self.num_slices = int(num_slices)
         self.input_slice_interval = None if input_slice_interval is None else float(input_slice_interval)
         self.window = (float(window[0]), float(window[1]))

@@ -9,6 +9,9 @@ import numpy as np
 
 from mmdet3dctx.io import CTVolume
 
+#: the split names of a prepared volume dataset
+SPLITS = ('train', 'val', 'test')
+
 #: the voxel neighbourhood of a 3D connected component: 26-connectivity (faces, edges and corners)
 CONNECTIVITY_26 = np.ones((3, 3, 3), bool)
 
@@ -143,5 +146,5 @@ def files_under(folder: str, skip_dirs: Sequence[str] = ()) -> List[str]:
     return out
 
 
-__all__ = ['VolumeDatasetError', 'LoadedCase', 'SourceCase', 'SourceListing', 'check_case_ids',
+__all__ = ['SPLITS', 'VolumeDatasetError', 'LoadedCase', 'SourceCase', 'SourceListing', 'check_case_ids',
            'instances_from_labels', 'files_under', 'CONNECTIVITY_26']

@@ -28,7 +28,7 @@ import numpy as np
 
 from mmdet3dctx.io import CTVolume, read_nifti
 from mmdet3dctx.io.itk_volume import ITK_SUFFIXES, read_itk_volume
-from .base import LoadedCase, SourceCase, SourceListing, VolumeDatasetError, check_case_ids, files_under
+from .base import SPLITS, LoadedCase, SourceCase, SourceListing, VolumeDatasetError, check_case_ids, files_under
 
 SPHERE_COLUMNS = ('seriesuid', 'coordX', 'coordY', 'coordZ', 'diameter_mm')
 BOX_COLUMNS = ('case_id', 'x_min', 'y_min', 'z_min', 'x_max', 'y_max', 'z_max')
@@ -37,7 +37,6 @@ VOLUME_SUFFIXES = ITK_SUFFIXES + ('.nii.gz', '.nii')
 SKIP_DIR_PREFIXES = ('seg-lungs', )
 #: a box may reach this far (voxels) beyond the volume's outer voxel faces
 BOX_TOLERANCE_VOXELS = 0.5
-SPLITS = ('train', 'val', 'test')
 
 
 def _number(value: str, path: str, line: int, column: str) -> float:
