@@ -1,6 +1,5 @@
 """Loading of the CT slices around a slice of a prepared volume (the memory-mapped cache of ``prepare_volumes``)."""
 import threading
-from collections import OrderedDict
 from typing import Optional, Tuple
 
 import numpy as np
@@ -11,41 +10,19 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet3dctx.inference.volume_slices import physical_plan
 from mmdet3dctx.io.volume_geometry import GAP_FACTOR, slice_runs
 from mmdet3dctx.utils import check_config_resolved
-from ..slice_sampling import check_slice_input, effective_input_slice_interval, stack_windowed_slices
+from ..slice_sampling import SliceCache, check_slice_input, effective_input_slice_interval, stack_windowed_slices
 
 
-class MemmapCache:
-    """Memory-mapped ``.npy`` arrays by path, the ``maxsize`` most recently used kept open (one per process: a
-    loader object is copied into each dataloader worker)."""
-
-    def __init__(self, maxsize: int = 64) -> None:
-        self.maxsize = int(maxsize)
-        self._arrays = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, path: str, what: str) -> np.ndarray:
-        """The array of ``path`` (``np.load(mmap_mode='r')``); ``what`` names it in errors."""
-        with self._lock:
-            arr = self._arrays.get(path)
-            if arr is not None:
-                self._arrays.move_to_end(path)
-                return arr
-        try:
-            arr = np.load(path, mmap_mode='r')
-        except (OSError, ValueError) as e:
-            raise FileNotFoundError(f'{what}: cannot read {path} ({e}); run tools/prepare_volumes.py again to '
-                                    'rebuild the cache') from None
-        if arr.ndim != 3:
-            raise ValueError(f'{what}: {path} holds shape {arr.shape}, not a (Z, H, W) volume')
-        with self._lock:
-            self._arrays[path] = arr
-            while len(self._arrays) > max(self.maxsize, 1):
-                self._arrays.popitem(last=False)
-        return arr
-
-    def clear(self) -> None:
-        with self._lock:
-            self._arrays.clear()
+def open_volume_array(path: str, what: str) -> np.ndarray:
+    """The ``(Z, H, W)`` array of a prepared case's ``.npy`` cache, memory-mapped; ``what`` names it in errors."""
+    try:
+        arr = np.load(path, mmap_mode='r')
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(f'{what}: cannot read {path} ({e}); run tools/prepare_volumes.py again to '
+                                'rebuild the cache') from None
+    if arr.ndim != 3:
+        raise ValueError(f'{what}: {path} holds shape {arr.shape}, not a (Z, H, W) volume')
+    return arr
 
 
 def run_of(positions: np.ndarray, key: int, gap_factor: float = GAP_FACTOR) -> Tuple[int, int]:
@@ -121,7 +98,8 @@ class LoadVolumeSlices(BaseTransform):
         self.out_range = (float(out_range[0]), float(out_range[1]))
         self.with_mask = bool(with_mask)
         self.gap_factor = float(gap_factor)
-        self.volumes = MemmapCache(cache_size)
+        # the memory maps kept open, least recently used closed first (one cache per dataloader worker)
+        self.volumes = SliceCache(max(int(cache_size), 1))
         # Scratch buffers of stack_windowed_slices reused between samples, one set per thread.
         self._workspaces = {}
 
@@ -135,7 +113,7 @@ class LoadVolumeSlices(BaseTransform):
             dict: ``results`` with ``img`` and the keys listed in the class docstring.
         """
         cid = results.get('case_id', '?')
-        volume = self.volumes.get(results['img_path'], f'case {cid}')
+        volume = self.volumes.get(results['img_path'], lambda p: open_volume_array(p, f'case {cid}'))
         key = int(results['key_slice'])
         positions = np.asarray(results['positions'], np.float64)
         if positions.shape != (volume.shape[0], ) or not 0 <= key < volume.shape[0]:
@@ -152,7 +130,8 @@ class LoadVolumeSlices(BaseTransform):
         results['input_slice_interval'] = effective_input_slice_interval(self.input_slice_interval,
                                                                           results.get('slice_interval'))
         if self.with_mask:
-            labels = self.volumes.get(results['lesion_map_path'], f'case {cid} (lesion map)')
+            labels = self.volumes.get(results['lesion_map_path'],
+                                      lambda p: open_volume_array(p, f'case {cid} (lesion map)'))
             if labels.shape != volume.shape:
                 raise ValueError(f'case {cid}: lesion map {results["lesion_map_path"]} has shape {labels.shape}, '
                                  f'the volume {volume.shape}')
